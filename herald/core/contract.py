@@ -1,0 +1,134 @@
+"""The sandbox-safe contract between the API, workflows and activities.
+
+Nothing here does I/O or reads settings, so workflow code may import it: statuses, priorities,
+failure classes, the dataclasses that cross Temporal, and the retry maths (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+__all__ = [
+    "ACKABLE_STATUSES",
+    "TERMINAL_STATUSES",
+    "AttemptRequest",
+    "AttemptResult",
+    "DeliveryJob",
+    "DeliveryPolicy",
+    "FailureClass",
+    "MessageStatus",
+    "Priority",
+    "Transition",
+    "workflow_id_for",
+]
+
+
+class MessageStatus(StrEnum):
+    """The lifecycle of DESIGN §2."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    AWAITING_ACK = "awaiting_ack"
+    DELIVERED = "delivered"
+    DEAD_LETTERED = "dead_lettered"
+    DISCARDED = "discarded"
+    EXPIRED = "expired"
+
+
+TERMINAL_STATUSES = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.DISCARDED, MessageStatus.EXPIRED}
+)
+ACKABLE_STATUSES = frozenset(
+    {MessageStatus.SENDING, MessageStatus.AWAITING_ACK, MessageStatus.RETRYING}
+)
+"""An ack is taken while a send may have reached the gateway (late acks included)."""
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def task_priority_key(self) -> int:
+        """Temporal priority key: lower runs first (DESIGN §7)."""
+        return {Priority.HIGH: 1, Priority.NORMAL: 3, Priority.LOW: 5}[self]
+
+
+class FailureClass(StrEnum):
+    TRANSIENT = "transient"
+    RECOVERABLE = "recoverable"
+    PERMANENT = "permanent"
+
+
+def workflow_id_for(message_id: str) -> str:
+    """The workflow id is derived from the message id, so starting twice is harmless."""
+    return f"message-{message_id}"
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Retry and acknowledgment rules, fixed when the message is submitted."""
+
+    max_retries: int
+    base_retry_delay_seconds: float
+    max_retry_delay_seconds: float
+    ack_timeout_seconds: float
+    attempt_timeout_seconds: float
+
+    @property
+    def max_attempts(self) -> int:
+        return self.max_retries + 1
+
+    def retry_delay(self, retry_index: int) -> timedelta:
+        """Delay before retry ``retry_index`` (0-based): ``min(base * 2**n, max)``."""
+        seconds = min(self.base_retry_delay_seconds * 2**retry_index, self.max_retry_delay_seconds)
+        return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """Input of the ``MessageDelivery`` workflow: ids and routing data, never the content."""
+
+    message_id: str
+    recipient: str
+    priority: Priority
+    policy: DeliveryPolicy
+
+
+@dataclass(frozen=True)
+class AttemptRequest:
+    """Input of the ``deliver`` activity.
+
+    ``attempts_before`` counts the attempts spent by earlier runs of the activity (an ack
+    timeout re-sends through a new run), so attempt numbers and backoff continue across them.
+    """
+
+    message_id: str
+    attempts_before: int
+    policy: DeliveryPolicy
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """The provider accepted the message on overall attempt ``attempt`` (1-based)."""
+
+    attempt: int
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A status change decided by the workflow and written by the ``record_transition``
+    activity. ``None`` fields are left as they are in the database."""
+
+    message_id: str
+    status: MessageStatus
+    retry_count: int | None = None
+    next_retry_in_seconds: float | None = None
+    failure_reason: str | None = None
+    failure_class: FailureClass | None = None

@@ -1,0 +1,104 @@
+"""Herald's exception hierarchy, in one place.
+
+::
+
+    HeraldError
+    ├── DeliveryError                 a provider refused or could not take a message
+    │   ├── TransientDeliveryError    timeouts, connection errors, 408, 425, 5xx: retry with backoff
+    │   ├── RecoverableDeliveryError  429 with Retry-After: wait as long as told
+    │   └── PermanentDeliveryError    other 4xx: dead-letter at once
+    └── ProblemError                  an API answer in application/problem+json (RFC 9457)
+        ├── Unauthorized              401
+        ├── NotFound                  404
+        ├── Conflict                  409
+        └── ServiceUnavailable        503
+
+Activities turn a ``DeliveryError`` into a Temporal ``ApplicationError`` whose ``type`` is the
+class name, so workflows and the retry policy classify failures by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from herald.core.contract import FailureClass
+
+__all__ = [
+    "Conflict",
+    "DeliveryError",
+    "HeraldError",
+    "NotFound",
+    "PermanentDeliveryError",
+    "ProblemError",
+    "RecoverableDeliveryError",
+    "ServiceUnavailable",
+    "TransientDeliveryError",
+    "Unauthorized",
+]
+
+
+class HeraldError(Exception):
+    """Base of every error Herald raises on purpose."""
+
+
+class DeliveryError(HeraldError):
+    failure_class: ClassVar[FailureClass]
+
+    def __init__(self, reason: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class TransientDeliveryError(DeliveryError):
+    failure_class = FailureClass.TRANSIENT
+
+
+class RecoverableDeliveryError(DeliveryError):
+    failure_class = FailureClass.RECOVERABLE
+
+
+class PermanentDeliveryError(DeliveryError):
+    failure_class = FailureClass.PERMANENT
+
+
+class ProblemError(HeraldError):
+    """An error the API answers as problem+json; ``detail`` tells the caller what to do."""
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions or {}
+
+
+class Unauthorized(ProblemError):
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class NotFound(ProblemError):
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    title = "Conflict"
+
+
+class ServiceUnavailable(ProblemError):
+    status = 503
+    title = "Service Unavailable"

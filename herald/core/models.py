@@ -1,0 +1,136 @@
+"""The ``messages`` entity: one model family (Base / table / Create / Public)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import Field as PydanticField
+from sqlalchemy import Column, DateTime, Enum, Index, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from herald.core.contract import FailureClass, MessageStatus, Priority
+
+__all__ = ["Message", "MessageCreate", "MessagePublic", "utcnow"]
+
+MAX_CONTENT_LENGTH = 1600
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_e164(value: str) -> str:
+    """Accept only a valid phone number written in E.164 (``+`` and country code)."""
+    if not value.startswith("+"):
+        raise ValueError("recipient must be in E.164 form, starting with + and a country code")
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as err:
+        raise ValueError(f"recipient is not a phone number: {err}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("recipient is not a valid phone number for its country code")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+E164 = Annotated[str, AfterValidator(normalize_e164)]
+
+
+def stored_as_text(enum: type[StrEnum], length: int) -> Enum:
+    """A VARCHAR column that loads as the enum (values, not names, are stored)."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+def _optional_timestamp() -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class MessageBase(SQLModel):
+    recipient: str = Field(max_length=16)
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    priority: Priority = Field(default=Priority.NORMAL, sa_type=stored_as_text(Priority, 8))
+
+
+class Message(MessageBase, table=True):
+    """System of record for a message; activities keep it current at every transition."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_status_next_retry_at", "status", "next_retry_at"),
+        Index("ix_messages_recipient_created_at", "recipient", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    status: MessageStatus = Field(
+        default=MessageStatus.PENDING, sa_type=stored_as_text(MessageStatus, 16)
+    )
+    idempotency_key: str = Field(max_length=255, unique=True, index=True)
+    ordering: str = Field(default="best_effort", max_length=16)
+    sequence_number: int | None = None
+    retry_count: int = 0
+    next_retry_at: datetime | None = _optional_timestamp()
+    last_retry_at: datetime | None = _optional_timestamp()
+    delivered_at: datetime | None = _optional_timestamp()
+    failure_reason: str | None = Field(default=None, sa_column=Column(Text))
+    failure_class: FailureClass | None = Field(
+        default=None, sa_type=stored_as_text(FailureClass, 16)
+    )
+    provider_message_id: str | None = Field(default=None, max_length=255)
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSONB))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class MessageCreate(BaseModel):
+    """What a client submits. Unknown fields are refused so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipient: E164
+    content: str = PydanticField(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    priority: Priority = Priority.NORMAL
+    ordering: Literal["best_effort", "strict"] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class MessagePublic(BaseModel):
+    """What the API answers for a message (DESIGN §4)."""
+
+    id: uuid.UUID
+    recipient: str
+    content: str
+    priority: Priority
+    status: MessageStatus
+    idempotency_key: str
+    ordering: str
+    sequence_number: int | None
+    retry_count: int
+    next_retry_at: datetime | None
+    last_retry_at: datetime | None
+    delivered_at: datetime | None
+    failure_reason: str | None
+    failure_class: FailureClass | None
+    provider_message_id: str | None
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessagePublic:
+        fields = message.model_dump(exclude={"meta"})
+        return cls(**fields, metadata=message.meta)

@@ -1,0 +1,116 @@
+"""Configuration from the environment (``HERALD_`` prefix) and ``.env``.
+
+There is no module-level settings object: call :func:`get_settings` (cached) in entry points
+and pass the result down, so tests can build their own :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+OrderingMode = Literal["best_effort", "strict"]
+
+
+class Settings(BaseSettings):
+    """Every knob of DESIGN §3. Durations are seconds (or hours) and may be fractional."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
+
+    database_url: str | None = None
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "herald"
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    data_dir: Path = Path(".herald")
+
+    provider_url: str | None = None
+    provider_secret: str | None = None
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_concurrent_deliveries: int = Field(default=100, ge=1)
+
+    max_retries: int = Field(default=5, ge=0)
+    base_retry_delay_seconds: float = Field(default=5.0, gt=0)
+    max_retry_delay_seconds: float = Field(default=300.0, gt=0)
+    ack_timeout_seconds: float = Field(default=300.0, gt=0)
+    message_ttl_hours: float = Field(default=24.0, gt=0)
+    dlq_retention_hours: float = Field(default=24.0, gt=0)
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0)
+
+    circuit_breaker_failure_threshold: float = Field(default=0.5, gt=0, le=1)
+    circuit_breaker_sample_size: int = Field(default=10, ge=1)
+    circuit_breaker_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    batch_size_limit: int = Field(default=1000, ge=1)
+    ordering_mode: OrderingMode = "best_effort"
+    rate_limit_per_second: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+    metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
+
+    simulator_port: int = 8099
+    simulator_latency_seconds: float = Field(default=0.05, ge=0)
+    simulator_ack_delay_seconds: float = Field(default=0.5, ge=0)
+    simulator_transient_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    simulator_permanent_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    simulator_ack_url: str | None = None
+    """Base URL of the API the simulator acknowledges to; unset: ``api_base_url``."""
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_api_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_asyncpg(cls, value: str | None) -> str | None:
+        """``postgresql://`` (and ``postgres://``) mean asyncpg."""
+        if value is None:
+            return None
+        for plain in ("postgresql://", "postgres://"):
+            if value.startswith(plain):
+                return "postgresql+asyncpg://" + value.removeprefix(plain)
+        return value
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator_port}/deliver"
+
+    @property
+    def effective_provider_url(self) -> str:
+        """Where deliveries go: ``HERALD_PROVIDER_URL``, or the simulator."""
+        return self.provider_url or self.simulator_url
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise RuntimeError(
+                "HERALD_DATABASE_URL is not set; set it, or run `herald dev`, "
+                "which starts an embedded PostgreSQL."
+            )
+        return self.database_url
+
+    def require_provider_secret(self) -> str:
+        if self.provider_secret is None:
+            raise RuntimeError(
+                "HERALD_PROVIDER_SECRET is not set; set it to a Standard Webhooks secret "
+                "(whsec_<base64>), or run `herald dev`, which generates one."
+            )
+        return self.provider_secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

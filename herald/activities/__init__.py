@@ -1,0 +1,1 @@
+"""Side effects: the provider call and the database projection of each message."""

@@ -1,0 +1,103 @@
+"""The ``http`` provider of DESIGN §6: a signed JSON POST, its answer sorted into error classes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import httpx
+
+from herald.core import webhooks
+from herald.core.errors import (
+    PermanentDeliveryError,
+    RecoverableDeliveryError,
+    TransientDeliveryError,
+)
+
+__all__ = ["HttpProvider", "OutboundMessage", "Provider"]
+
+TRANSIENT_STATUSES = frozenset({408, 425})
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """The body the gateway receives."""
+
+    id: str
+    recipient: str
+    content: str
+    priority: str
+    sequence_number: int | None
+    attempt: int
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Hand the message over; return the provider's message id, if it gives one.
+
+        Raises a ``DeliveryError`` subclass when the provider does not accept it.
+        """
+        ...
+
+
+class HttpProvider:
+    """POSTs to a gateway URL; the ``Idempotency-Key`` is the message id on every attempt."""
+
+    name = "http"
+
+    def __init__(self, client: httpx.AsyncClient, url: str, secret: str, timeout: float) -> None:
+        self._client = client
+        self._url = url
+        self._secret = secret
+        self._timeout = timeout
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        body = json.dumps(asdict(message)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": message.id,
+            **webhooks.sign(self._secret, message.id, body),
+        }
+        try:
+            response = await self._client.post(
+                self._url, content=body, headers=headers, timeout=self._timeout
+            )
+        except httpx.TimeoutException:
+            raise TransientDeliveryError(
+                f"provider did not answer within {self._timeout:g}s"
+            ) from None
+        except httpx.TransportError as err:
+            raise TransientDeliveryError(f"provider unreachable: {err!r}") from None
+        return _accepted_id(response)
+
+
+def _accepted_id(response: httpx.Response) -> str | None:
+    """The provider message id of a 2xx answer; any other answer raises its error class."""
+    status = response.status_code
+    if response.is_success:
+        try:
+            provider_id = response.json().get("provider_message_id")
+        except (ValueError, AttributeError):
+            return None
+        return str(provider_id) if provider_id is not None else None
+    reason = f"provider answered {status}: {response.text[:200]}"
+    if status == 429:
+        raise RecoverableDeliveryError(
+            reason, retry_after_seconds=_retry_after_seconds(response.headers.get("Retry-After"))
+        )
+    if status in TRANSIENT_STATUSES or status >= 500:
+        raise TransientDeliveryError(reason)
+    raise PermanentDeliveryError(reason)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the delta-seconds form; an HTTP date is read as absent)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,71 @@
+"""The worker: runs Herald's workflows and activities on the task queue."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from herald.activities.delivery import DeliveryActivities
+from herald.activities.projection import MessageProjection
+from herald.activities.providers import HttpProvider
+from herald.core.database import sessions
+from herald.core.settings import Settings
+from herald.core.temporal import connect
+from herald.workflows.delivery import MessageDelivery
+
+__all__ = ["build_worker", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(
+    client: Client, task_queue: str, activities: DeliveryActivities, max_concurrent_deliveries: int
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[MessageDelivery],
+        activities=[activities.deliver, activities.record_transition],
+        max_concurrent_activities=max_concurrent_deliveries,
+    )
+
+
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """One pooled client for every delivery, sized to the concurrency cap."""
+    limit = settings.max_concurrent_deliveries
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+    )
+
+
+def http_provider(settings: Settings, client: httpx.AsyncClient) -> HttpProvider:
+    return HttpProvider(
+        client,
+        settings.effective_provider_url,
+        settings.require_provider_secret(),
+        settings.provider_timeout_seconds,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until cancelled; cancelling shuts the worker down gracefully."""
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    async with (
+        sessions(settings.require_database_url()) as session_factory,
+        http_client(settings) as http,
+    ):
+        activities = DeliveryActivities(
+            MessageProjection(session_factory), http_provider(settings, http)
+        )
+        worker = build_worker(
+            client, settings.task_queue, activities, settings.max_concurrent_deliveries
+        )
+        log.info(
+            "worker on task queue %r delivering to %s",
+            settings.task_queue,
+            settings.effective_provider_url,
+        )
+        await worker.run()

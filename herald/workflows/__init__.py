@@ -1,0 +1,1 @@
+"""Deterministic workflow code: it decides; activities do the side effects."""

@@ -1,0 +1,1 @@
+"""The REST front door: validates, commits to PostgreSQL, then starts or signals workflows."""

@@ -1,0 +1,18 @@
+"""What the routes share for the life of the app, built in its lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herald.api.workflows import WorkflowGateway
+from herald.core.database import SessionFactory
+from herald.core.settings import Settings
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    sessions: SessionFactory
+    workflows: WorkflowGateway

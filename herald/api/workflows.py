@@ -1,0 +1,111 @@
+"""The API's side of Temporal: start a message's workflow, signal its acknowledgment."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.common import Priority as TaskPriority
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from herald.core.contract import DeliveryJob, DeliveryPolicy, MessageStatus, workflow_id_for
+from herald.core.database import SessionFactory
+from herald.core.models import Message, utcnow
+from herald.core.settings import Settings
+from herald.core.temporal import MESSAGE_PRIORITY, MESSAGE_STATUS, RECIPIENT
+from herald.workflows.delivery import MessageDelivery
+
+__all__ = ["WorkflowGateway", "delivery_policy"]
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = timedelta(seconds=3)
+"""A Temporal that does not answer must not stall the API: the row stays ``pending``."""
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        max_retries=settings.max_retries,
+        base_retry_delay_seconds=settings.base_retry_delay_seconds,
+        max_retry_delay_seconds=settings.max_retry_delay_seconds,
+        ack_timeout_seconds=settings.ack_timeout_seconds,
+        attempt_timeout_seconds=settings.provider_timeout_seconds + 10,
+    )
+
+
+class WorkflowGateway:
+    def __init__(self, client: Client, sessions: SessionFactory, settings: Settings) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._task_queue = settings.task_queue
+        self._policy = delivery_policy(settings)
+
+    async def start(self, message: Message) -> bool:
+        """Start the message's workflow and mark it ``queued``.
+
+        Returns False, leaving the message ``pending`` for a later start, when Temporal
+        cannot be reached. Starting twice is harmless: the workflow id is the message id's.
+        """
+        message_id = str(message.id)
+        job = DeliveryJob(message_id, message.recipient, message.priority, self._policy)
+        try:
+            await self._client.start_workflow(
+                MessageDelivery.run,
+                job,
+                id=workflow_id_for(message_id),
+                task_queue=self._task_queue,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(MESSAGE_STATUS, MessageStatus.QUEUED.value),
+                        SearchAttributePair(RECIPIENT, message.recipient),
+                        SearchAttributePair(MESSAGE_PRIORITY, message.priority.value),
+                    ]
+                ),
+                priority=TaskPriority(priority_key=message.priority.task_priority_key),
+                rpc_timeout=RPC_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as err:
+            log.warning("message %s stays pending, Temporal did not start it: %s", message_id, err)
+            return False
+        await self._mark_queued(message)
+        return True
+
+    async def acknowledge(self, message_id: str) -> bool:
+        """Signal the acknowledgment; False when the workflow has already finished."""
+        handle = self._client.get_workflow_handle(workflow_id_for(message_id))
+        try:
+            await handle.signal(MessageDelivery.acknowledge, rpc_timeout=RPC_TIMEOUT)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _mark_queued(self, message: Message) -> None:
+        """``pending`` → ``queued``, unless an activity has already moved it further."""
+        now = utcnow()
+        statement = (
+            update(Message)
+            .where(col(Message.id) == message.id)
+            .where(col(Message.status) == MessageStatus.PENDING)
+            .values(status=MessageStatus.QUEUED, updated_at=now)
+        )
+        async with self._sessions() as session:
+            result = await session.exec(statement)
+            await session.commit()
+            if result.rowcount:
+                message.status, message.updated_at = MessageStatus.QUEUED, now
+                return
+            current = await session.exec(
+                select(col(Message.status), col(Message.updated_at)).where(
+                    col(Message.id) == message.id
+                )
+            )
+            message.status, message.updated_at = current.one()

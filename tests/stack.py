@@ -1,0 +1,112 @@
+"""Fixtures that run Herald for real: the worker and the API on the session's servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from herald.api.app import create_app
+from herald.core import webhooks
+from herald.core.settings import Settings
+from herald.devstack.postgres import EmbeddedPostgres
+from herald.devstack.temporal import TemporalDevServer
+from herald.worker import run_worker
+from tests.gateway import ScriptedGateway
+from tests.servers import serving
+
+API_KEY = "test-key"
+TERMINAL = {"delivered", "dead_lettered", "discarded", "expired"}
+
+
+@dataclass
+class Stack:
+    """A running Herald: ``api`` is an authenticated client of its REST API."""
+
+    api: httpx.AsyncClient
+    settings: Settings
+    gateway: ScriptedGateway
+
+    async def submit(self, **fields: Any) -> dict[str, Any]:
+        body = {"recipient": "+14155550123", "content": "hello", **fields}
+        response = await self.api.post("/v1/messages", json=body)
+        assert response.status_code == 202, response.text
+        message: dict[str, Any] = response.json()
+        return message
+
+    async def message(self, message_id: str) -> dict[str, Any]:
+        response = await self.api.get(f"/v1/messages/{message_id}")
+        assert response.status_code == 200, response.text
+        message: dict[str, Any] = response.json()
+        return message
+
+    async def wait_for_status(
+        self, message_id: str, status: str, timeout: float = 30
+    ) -> dict[str, Any]:
+        """Poll until the message has ``status``; fail early if it ends in another one."""
+        message: dict[str, Any] = {}
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.message(message_id)
+                if message["status"] == status:
+                    return message
+                assert message["status"] not in TERMINAL - {status}, message
+                await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def settings(postgres_server: EmbeddedPostgres, temporal_server: TemporalDevServer) -> Settings:
+    """Short durations (timers on the dev server have about one-second granularity) and a
+    fresh task queue, so tests do not see each other's workflows."""
+    return Settings(
+        _env_file=None,
+        database_url=postgres_server.url,
+        temporal_address=temporal_server.address,
+        task_queue=f"test-{uuid.uuid4()}",
+        api_keys=[API_KEY],
+        provider_secret=webhooks.generate_secret(),
+        provider_timeout_seconds=5,
+        max_retries=2,
+        base_retry_delay_seconds=1,
+        max_retry_delay_seconds=2,
+        ack_timeout_seconds=2,
+    )
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[None]:
+    task = asyncio.create_task(run_worker(settings))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@asynccontextmanager
+async def running_herald(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The worker and the API; yields an authenticated client of the API."""
+    async with (
+        running_worker(settings),
+        serving(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}) as api,
+    ):
+        yield api
+
+
+@pytest.fixture
+async def stack(settings: Settings) -> AsyncIterator[Stack]:
+    """Herald delivering to a scripted gateway."""
+    gateway = ScriptedGateway(secret=settings.require_provider_secret())
+    async with serving(gateway) as gateway_url:
+        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
+        async with running_herald(settings) as api:
+            yield Stack(api, settings, gateway)

@@ -15,6 +15,7 @@ from typing import Any
 
 from herald.api.app import create_app
 from herald.core.database import migrate
+from herald.core.logs import configure_logging
 from herald.core.settings import Settings, get_settings
 from herald.core.temporal import connect, register_search_attributes
 from herald.devstack.dev import run_dev
@@ -23,8 +24,6 @@ from herald.lifecycle import asgi_server, serve, until_signal
 from herald.worker import run_worker
 
 __all__ = ["main"]
-
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 Command = Callable[[Settings], Coroutine[Any, Any, None]]
 
@@ -76,11 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, summary) in COMMANDS.items():
         subcommands.add_parser(name, help=summary, description=summary)
     return parser
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per delivery otherwise
 
 
 def main(argv: Sequence[str] | None = None) -> None:

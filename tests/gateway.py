@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ class Received:
     body: dict[str, Any]
     headers: dict[str, str]
     signature_error: str | None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -29,6 +31,7 @@ class ScriptedGateway:
 
     secret: str
     default_status: int = 200
+    default_headers: dict[str, str] = field(default_factory=dict)
     script: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -59,7 +62,9 @@ class ScriptedGateway:
             signature_error = str(err)
         self.received.append(Received(json.loads(body), dict(request.headers), signature_error))
         self.arrived.set()
-        status, headers = self.script.popleft() if self.script else (self.default_status, {})
+        status, headers = (
+            self.script.popleft() if self.script else (self.default_status, self.default_headers)
+        )
         response: Response
         if 200 <= status < 300:
             response = JSONResponse({"provider_message_id": f"gw-{len(self.received)}"}, status)

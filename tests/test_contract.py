@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,8 @@ POLICY = DeliveryPolicy(
     max_retry_delay_seconds=300,
     ack_timeout_seconds=300,
     attempt_timeout_seconds=20,
+    validity_seconds=86400,
+    dead_letter_retention_seconds=86400,
 )
 
 
@@ -26,7 +29,7 @@ def test_retry_delay_doubles_up_to_the_maximum(retry_index: int, seconds: float)
 
 
 def test_fractional_delays_are_kept() -> None:
-    policy = DeliveryPolicy(2, 0.5, 1.5, 1, 5)
+    policy = dataclasses.replace(POLICY, base_retry_delay_seconds=0.5, max_retry_delay_seconds=1.5)
     assert [policy.retry_delay(n).total_seconds() for n in range(3)] == [0.5, 1.0, 1.5]
 
 

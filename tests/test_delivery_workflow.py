@@ -4,13 +4,15 @@ provider and the database, so each test isolates one decision of the workflow.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -32,6 +34,8 @@ POLICY = DeliveryPolicy(
     max_retry_delay_seconds=2,
     ack_timeout_seconds=1,
     attempt_timeout_seconds=5,
+    validity_seconds=3600,
+    dead_letter_retention_seconds=3600,
 )
 
 Outcome = Callable[[AttemptRequest], AttemptResult]
@@ -47,6 +51,12 @@ def transient(request: AttemptRequest) -> AttemptResult:
 
 def permanent(request: AttemptRequest) -> AttemptResult:
     raise ApplicationError("provider answered 400", type="PermanentDeliveryError")
+
+
+def defer(request: AttemptRequest) -> AttemptResult:
+    """A 429 with ``Retry-After: 1`` (or an open circuit)."""
+    attempt = request.attempts_before + activity.info().attempt
+    return AttemptResult(attempt=attempt, retry_after_seconds=1)
 
 
 @dataclass
@@ -78,9 +88,12 @@ class Harness:
     client: Client
     task_queue: str
 
-    async def start(self) -> WorkflowHandle[MessageDelivery, MessageStatus]:
+    async def start(
+        self, policy: DeliveryPolicy = POLICY, valid_for: float = 3600
+    ) -> WorkflowHandle[MessageDelivery, MessageStatus]:
         message_id = str(uuid.uuid4())
-        job = DeliveryJob(message_id, "+14155550123", Priority.NORMAL, POLICY)
+        expires_at = time.time() + valid_for
+        job = DeliveryJob(message_id, "+14155550123", Priority.NORMAL, policy, expires_at)
         return await self.client.start_workflow(
             MessageDelivery.run, job, id=f"message-{message_id}", task_queue=self.task_queue
         )
@@ -111,6 +124,12 @@ def activities(request: pytest.FixtureRequest) -> ScriptedActivities:
 
 def statuses(activities: ScriptedActivities) -> list[MessageStatus]:
     return [transition.status for transition in activities.transitions]
+
+
+async def wait_for_status(activities: ScriptedActivities, status: MessageStatus) -> None:
+    async with asyncio.timeout(15):
+        while status not in statuses(activities):
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("activities", [[accept]], indirect=True)
@@ -145,8 +164,8 @@ async def test_missing_ack_re_sends_with_the_next_attempt_number(
 async def test_missing_ack_on_every_attempt_dead_letters(
     harness: Harness, activities: ScriptedActivities
 ) -> None:
-    handle = await harness.start()
-    assert await handle.result() == MessageStatus.DEAD_LETTERED
+    await harness.start()
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
     assert len(activities.requests) == POLICY.max_attempts
     assert statuses(activities) == [MessageStatus.RETRYING] * 2 + [MessageStatus.DEAD_LETTERED]
 
@@ -155,8 +174,8 @@ async def test_missing_ack_on_every_attempt_dead_letters(
 async def test_transient_failures_spend_the_budget_then_dead_letter(
     harness: Harness, activities: ScriptedActivities
 ) -> None:
-    handle = await harness.start()
-    assert await handle.result() == MessageStatus.DEAD_LETTERED
+    await harness.start()
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
     assert len(activities.requests) == POLICY.max_attempts
     [dead] = activities.transitions
     assert dead.failure_class == FailureClass.TRANSIENT
@@ -178,8 +197,8 @@ async def test_a_retry_that_succeeds_still_waits_for_the_ack(
 async def test_permanent_failure_dead_letters_after_one_attempt(
     harness: Harness, activities: ScriptedActivities
 ) -> None:
-    handle = await harness.start()
-    assert await handle.result() == MessageStatus.DEAD_LETTERED
+    await harness.start()
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
     assert len(activities.requests) == 1
     [dead] = activities.transitions
     assert dead.failure_class == FailureClass.PERMANENT
@@ -197,3 +216,90 @@ async def test_a_late_ack_during_backoff_delivers_without_re_sending(
     await handle.signal(MessageDelivery.acknowledge)
     assert await handle.result() == MessageStatus.DELIVERED
     assert len(activities.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "activities", [[defer, defer, transient, transient, accept]], indirect=True
+)
+async def test_deferrals_spend_no_budget(harness: Harness, activities: ScriptedActivities) -> None:
+    handle = await harness.start()
+    await activities.wait_for_attempts(5)
+    await handle.signal(MessageDelivery.acknowledge)
+    assert await handle.result() == MessageStatus.DELIVERED
+    # Two deferrals, then the whole budget of three attempts, the last one accepted.
+    assert [r.attempts_before for r in activities.requests] == [0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("activities", [[defer]], indirect=True)
+async def test_validity_bounds_the_deferrals(
+    harness: Harness, activities: ScriptedActivities
+) -> None:
+    await harness.start(valid_for=2.5)
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
+    [dead] = activities.transitions
+    assert dead.failure_class == FailureClass.EXPIRED
+    assert dead.failure_reason is not None and "validity" in dead.failure_reason
+    assert 2 <= len(activities.requests) <= 3
+
+
+@pytest.mark.parametrize("activities", [[permanent, accept]], indirect=True)
+async def test_requeue_delivers_a_dead_letter_with_a_fresh_budget(
+    harness: Harness, activities: ScriptedActivities
+) -> None:
+    handle = await harness.start()
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
+    assert await handle.execute_update(MessageDelivery.requeue) == MessageStatus.QUEUED
+    await activities.wait_for_attempts(2)
+    await handle.signal(MessageDelivery.acknowledge)
+    assert await handle.result() == MessageStatus.DELIVERED
+    assert statuses(activities) == [
+        MessageStatus.DEAD_LETTERED,
+        MessageStatus.QUEUED,
+        MessageStatus.DELIVERED,
+    ]
+    assert activities.transitions[1].retry_count == 0
+    assert [r.attempts_before for r in activities.requests] == [0, 0]
+
+
+@pytest.mark.parametrize("activities", [[permanent]], indirect=True)
+async def test_discard_ends_a_dead_letter(harness: Harness, activities: ScriptedActivities) -> None:
+    handle = await harness.start()
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
+    assert await handle.execute_update(MessageDelivery.discard) == MessageStatus.DISCARDED
+    assert await handle.result() == MessageStatus.DISCARDED
+    assert len(activities.requests) == 1
+
+
+@pytest.mark.parametrize("activities", [[accept]], indirect=True)
+async def test_operator_actions_are_refused_unless_dead_lettered(
+    harness: Harness, activities: ScriptedActivities
+) -> None:
+    handle = await harness.start()
+    await activities.wait_for_attempts(1)
+    for update in (MessageDelivery.requeue, MessageDelivery.discard):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(update)
+        assert "not dead_lettered" in str(refused.value.cause)
+    await handle.signal(MessageDelivery.acknowledge)
+    assert await handle.result() == MessageStatus.DELIVERED
+
+
+@pytest.mark.parametrize("activities", [[permanent]], indirect=True)
+async def test_a_dead_letter_expires_after_the_retention(
+    harness: Harness, activities: ScriptedActivities
+) -> None:
+    policy = dataclasses.replace(POLICY, dead_letter_retention_seconds=1)
+    handle = await harness.start(policy)
+    assert await handle.result() == MessageStatus.EXPIRED
+    assert statuses(activities) == [MessageStatus.DEAD_LETTERED, MessageStatus.EXPIRED]
+
+
+@pytest.mark.parametrize("activities", [[accept]], indirect=True)
+async def test_a_late_ack_delivers_a_dead_letter(
+    harness: Harness, activities: ScriptedActivities
+) -> None:
+    handle = await harness.start()
+    await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
+    await handle.signal(MessageDelivery.acknowledge)
+    assert await handle.result() == MessageStatus.DELIVERED
+    assert statuses(activities)[-2:] == [MessageStatus.DEAD_LETTERED, MessageStatus.DELIVERED]

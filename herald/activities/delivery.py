@@ -8,10 +8,16 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from herald.activities.breaker import Outcome, ProviderBreaker
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import OutboundMessage, Provider
 from herald.core.contract import AttemptRequest, AttemptResult, DeliveryPolicy, Transition
-from herald.core.errors import DeliveryError, PermanentDeliveryError
+from herald.core.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RecoverableDeliveryError,
+    TransientDeliveryError,
+)
 
 __all__ = ["DeliveryActivities", "MessageNotFound"]
 
@@ -30,23 +36,30 @@ class MessageNotFound(ApplicationError):
 class DeliveryActivities:
     """Activities as methods, so the worker hands them their dependencies once."""
 
-    def __init__(self, projection: MessageProjection, provider: Provider) -> None:
+    def __init__(
+        self, projection: MessageProjection, provider: Provider, breaker: ProviderBreaker
+    ) -> None:
         self._projection = projection
         self._provider = provider
+        self._breaker = breaker
 
     @activity.defn(name="deliver")
     async def deliver(self, request: AttemptRequest) -> AttemptResult:
         """One attempt: load the content (claim check), send, and record the outcome.
 
-        A failure is raised as an ``ApplicationError`` typed by its class; a retryable one
-        carries the policy's delay for this retry, so backoff continues across ack timeouts.
+        A recoverable answer (429 with ``Retry-After``, or an open circuit breaker, in which
+        case nothing is sent) returns a deferral, so that the
+        workflow waits without spending the retry budget. Other failures are raised as an
+        ``ApplicationError`` typed by their class; a retryable one carries the policy's delay
+        for this retry, so backoff continues across ack timeouts.
         """
+        message_id = request.message_id
         attempt = request.attempts_before + activity.info().attempt
-        context = await self._projection.begin_attempt(request.message_id, attempt)
+        context = await self._projection.begin_attempt(message_id, attempt)
         if context is None:
-            raise MessageNotFound(request.message_id)
+            raise MessageNotFound(message_id)
         outbound = OutboundMessage(
-            id=request.message_id,
+            id=message_id,
             recipient=context.recipient,
             content=context.content,
             priority=context.priority,
@@ -54,17 +67,62 @@ class DeliveryActivities:
             attempt=attempt,
         )
         try:
-            provider_message_id = await self._provider.send(outbound)
+            provider_message_id = await self._send(outbound)
+        except RecoverableDeliveryError as err:
+            return await self._deferred(message_id, attempt, err)
         except DeliveryError as err:
             raise await self._failed(request, attempt, err) from None
-        await self._projection.accept(request.message_id, provider_message_id)
-        log.info("message %s accepted by provider on attempt %d", request.message_id, attempt)
+        await self._projection.accept(message_id, provider_message_id)
+        log.info(
+            "message accepted by provider",
+            extra={"message_id": message_id, "status": "awaiting_ack", "attempt": attempt},
+        )
         return AttemptResult(attempt=attempt, provider_message_id=provider_message_id)
+
+    async def _send(self, outbound: OutboundMessage) -> str | None:
+        """The provider call, through the breaker; only transient failures count against the
+        provider (a refused recipient says nothing about the provider's health)."""
+        admission = await self._breaker.admit()
+        outcome: Outcome = "neutral"
+        try:
+            provider_message_id = await self._provider.send(outbound)
+            outcome = "success"
+            return provider_message_id
+        except PermanentDeliveryError:
+            outcome = "success"
+            raise
+        except TransientDeliveryError:
+            outcome = "failure"
+            raise
+        finally:
+            await self._breaker.record(admission, outcome)
 
     @activity.defn(name="record_transition")
     async def record_transition(self, transition: Transition) -> None:
         await self._projection.apply(transition)
-        log.info("message %s is now %s", transition.message_id, transition.status)
+        fields: dict[str, str | None] = {
+            "message_id": transition.message_id,
+            "status": transition.status.value,
+        }
+        if transition.failure_class is not None:
+            fields |= {
+                "failure_class": transition.failure_class.value,
+                "reason": transition.failure_reason,
+            }
+        log.info("message status changed", extra=fields)
+
+    async def _deferred(
+        self, message_id: str, attempt: int, err: RecoverableDeliveryError
+    ) -> AttemptResult:
+        wait = err.retry_after_seconds
+        await self._projection.fail_attempt(
+            message_id,
+            reason=err.reason,
+            failure_class=err.failure_class,
+            retry_in=timedelta(seconds=wait),
+        )
+        _log_retry(message_id, attempt, err, wait)
+        return AttemptResult(attempt=attempt, retry_after_seconds=wait)
 
     async def _failed(
         self, request: AttemptRequest, attempt: int, err: DeliveryError
@@ -78,17 +136,16 @@ class DeliveryActivities:
         )
         if retry_in is None:
             log.warning(
-                "message %s attempt %d failed for good: %s", request.message_id, attempt, err
+                "attempt failed, no retry left",
+                extra={
+                    "message_id": request.message_id,
+                    "attempt": attempt,
+                    "failure_class": err.failure_class.value,
+                    "reason": err.reason,
+                },
             )
         else:
-            log.warning(
-                "message %s attempt %d failed (%s), retry in %.1fs: %s",
-                request.message_id,
-                attempt,
-                err.failure_class,
-                retry_in.total_seconds(),
-                err,
-            )
+            _log_retry(request.message_id, attempt, err, retry_in.total_seconds())
         return ApplicationError(
             err.reason,
             type=type(err).__name__,
@@ -101,7 +158,18 @@ def _retry_delay(policy: DeliveryPolicy, attempt: int, err: DeliveryError) -> ti
     """When the next attempt runs, or ``None`` when there is none."""
     if isinstance(err, PermanentDeliveryError) or attempt >= policy.max_attempts:
         return None
-    backoff = policy.retry_delay(attempt - 1)
-    if err.retry_after_seconds is not None:
-        return max(backoff, timedelta(seconds=err.retry_after_seconds))
-    return backoff
+    return policy.retry_delay(attempt - 1)
+
+
+def _log_retry(message_id: str, attempt: int, err: DeliveryError, delay_seconds: float) -> None:
+    log.warning(
+        "retry scheduled",
+        extra={
+            "message_id": message_id,
+            "status": "retrying",
+            "attempt": attempt,
+            "failure_class": err.failure_class.value,
+            "delay_seconds": delay_seconds,
+            "reason": err.reason,
+        },
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
@@ -17,7 +19,8 @@ from herald.core.errors import (
 
 __all__ = ["HttpProvider", "OutboundMessage", "Provider"]
 
-TRANSIENT_STATUSES = frozenset({408, 425})
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+"""Besides 5xx. A 429 with ``Retry-After`` is recoverable instead: it says when to come back."""
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,24 @@ def _accepted_id(response: httpx.Response) -> str | None:
             return None
         return str(provider_id) if provider_id is not None else None
     reason = f"provider answered {status}: {response.text[:200]}"
-    if status == 429:
-        raise RecoverableDeliveryError(
-            reason, retry_after_seconds=_retry_after_seconds(response.headers.get("Retry-After"))
-        )
+    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+    if status == 429 and retry_after is not None:
+        raise RecoverableDeliveryError(reason, retry_after_seconds=retry_after)
     if status in TRANSIENT_STATUSES or status >= 500:
         raise TransientDeliveryError(reason)
     raise PermanentDeliveryError(reason)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (the delta-seconds form; an HTTP date is read as absent)."""
+    """``Retry-After`` in seconds, from either of its forms (seconds or an HTTP date)."""
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -7,14 +7,21 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import Priority as TaskPriority
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.core.contract import DeliveryJob, DeliveryPolicy, MessageStatus, workflow_id_for
+from herald.core.contract import (
+    DeadLetterAction,
+    DeliveryJob,
+    DeliveryPolicy,
+    MessageStatus,
+    workflow_id_for,
+)
 from herald.core.database import SessionFactory
+from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
 from herald.core.settings import Settings
 from herald.core.temporal import MESSAGE_PRIORITY, MESSAGE_STATUS, RECIPIENT
@@ -26,6 +33,18 @@ log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = timedelta(seconds=3)
 """A Temporal that does not answer must not stall the API: the row stays ``pending``."""
+UPDATE_TIMEOUT = timedelta(seconds=10)
+"""An update answers once the workflow has recorded the new status."""
+
+
+def _raise_unless_finished(err: RPCError) -> None:
+    """A workflow that is gone (finished) is an answer; anything else means Temporal is not
+    reachable right now."""
+    if err.status != RPCStatusCode.NOT_FOUND:
+        raise ServiceUnavailable(
+            f"Temporal did not answer ({err.message}); nothing was changed, try again",
+            headers={"Retry-After": "5"},
+        ) from err
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -35,6 +54,8 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         max_retry_delay_seconds=settings.max_retry_delay_seconds,
         ack_timeout_seconds=settings.ack_timeout_seconds,
         attempt_timeout_seconds=settings.provider_timeout_seconds + 10,
+        validity_seconds=settings.message_ttl_hours * 3600,
+        dead_letter_retention_seconds=settings.dlq_retention_hours * 3600,
     )
 
 
@@ -52,7 +73,8 @@ class WorkflowGateway:
         cannot be reached. Starting twice is harmless: the workflow id is the message id's.
         """
         message_id = str(message.id)
-        job = DeliveryJob(message_id, message.recipient, message.priority, self._policy)
+        expires_at = message.created_at.timestamp() + self._policy.validity_seconds
+        job = DeliveryJob(message_id, message.recipient, message.priority, self._policy, expires_at)
         try:
             await self._client.start_workflow(
                 MessageDelivery.run,
@@ -83,10 +105,30 @@ class WorkflowGateway:
         try:
             await handle.signal(MessageDelivery.acknowledge, rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
+            _raise_unless_finished(err)
+            return False
         return True
+
+    async def resolve_dead_letter(
+        self, message_id: str, action: DeadLetterAction
+    ) -> MessageStatus | None:
+        """Requeue or discard through the workflow: its new status, or ``None`` when it is
+        not a dead letter (any more) or its workflow has finished."""
+        handle = self._client.get_workflow_handle_for(
+            MessageDelivery.run, workflow_id_for(message_id)
+        )
+        update = (
+            MessageDelivery.requeue
+            if action == DeadLetterAction.REQUEUE
+            else MessageDelivery.discard
+        )
+        try:
+            return await handle.execute_update(update, rpc_timeout=UPDATE_TIMEOUT)
+        except WorkflowUpdateFailedError:
+            return None
+        except RPCError as err:
+            _raise_unless_finished(err)
+            return None
 
     async def _mark_queued(self, message: Message) -> None:
         """``pending`` → ``queued``, unless an activity has already moved it further."""

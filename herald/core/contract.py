@@ -15,6 +15,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "AttemptRequest",
     "AttemptResult",
+    "DeadLetterAction",
     "DeliveryJob",
     "DeliveryPolicy",
     "FailureClass",
@@ -43,9 +44,15 @@ TERMINAL_STATUSES = frozenset(
     {MessageStatus.DELIVERED, MessageStatus.DISCARDED, MessageStatus.EXPIRED}
 )
 ACKABLE_STATUSES = frozenset(
-    {MessageStatus.SENDING, MessageStatus.AWAITING_ACK, MessageStatus.RETRYING}
+    {
+        MessageStatus.SENDING,
+        MessageStatus.AWAITING_ACK,
+        MessageStatus.RETRYING,
+        MessageStatus.DEAD_LETTERED,
+    }
 )
-"""An ack is taken while a send may have reached the gateway (late acks included)."""
+"""An ack is taken whenever a send may have reached the gateway: the gateway's word wins,
+so a late ack delivers a message that is retrying or already in the dead-letter queue."""
 
 
 class Priority(StrEnum):
@@ -61,8 +68,20 @@ class Priority(StrEnum):
 
 class FailureClass(StrEnum):
     TRANSIENT = "transient"
+    """Retried with backoff; spends the retry budget."""
     RECOVERABLE = "recoverable"
+    """Waits as long as the provider (or the circuit breaker) says; spends nothing."""
     PERMANENT = "permanent"
+    """Dead-lettered at once."""
+    EXPIRED = "expired"
+    """The message's validity passed before it could be delivered."""
+
+
+class DeadLetterAction(StrEnum):
+    """What an operator may do with a dead-lettered message."""
+
+    REQUEUE = "requeue"
+    DISCARD = "discard"
 
 
 def workflow_id_for(message_id: str) -> str:
@@ -79,6 +98,10 @@ class DeliveryPolicy:
     max_retry_delay_seconds: float
     ack_timeout_seconds: float
     attempt_timeout_seconds: float
+    validity_seconds: float
+    """How long after submit (or requeue) delivery may still be tried."""
+    dead_letter_retention_seconds: float
+    """How long a dead letter waits for an operator before it expires."""
 
     @property
     def max_attempts(self) -> int:
@@ -98,6 +121,8 @@ class DeliveryJob:
     recipient: str
     priority: Priority
     policy: DeliveryPolicy
+    expires_at: float
+    """POSIX time after which the message is no longer worth sending."""
 
 
 @dataclass(frozen=True)
@@ -115,10 +140,19 @@ class AttemptRequest:
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """The provider accepted the message on overall attempt ``attempt`` (1-based)."""
+    """How overall attempt ``attempt`` (1-based) ended without a failure.
+
+    Either the provider accepted the message, or (``retry_after_seconds`` set) it, or the
+    circuit breaker, asked to come back later: a recoverable deferral that spends no budget.
+    """
 
     attempt: int
     provider_message_id: str | None = None
+    retry_after_seconds: float | None = None
+
+    @property
+    def deferred(self) -> bool:
+        return self.retry_after_seconds is not None
 
 
 @dataclass(frozen=True)

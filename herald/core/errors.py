@@ -5,7 +5,8 @@
     HeraldError
     ├── DeliveryError                 a provider refused or could not take a message
     │   ├── TransientDeliveryError    timeouts, connection errors, 408, 425, 5xx: retry with backoff
-    │   ├── RecoverableDeliveryError  429 with Retry-After: wait as long as told
+    │   ├── RecoverableDeliveryError  429 with Retry-After: wait as long as told, spend nothing
+    │   │   └── CircuitOpen           the provider's circuit breaker holds the request back
     │   └── PermanentDeliveryError    other 4xx: dead-letter at once
     └── ProblemError                  an API answer in application/problem+json (RFC 9457)
         ├── Unauthorized              401
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 from herald.core.contract import FailureClass
 
 __all__ = [
+    "CircuitOpen",
     "Conflict",
     "DeliveryError",
     "HeraldError",
@@ -44,10 +46,9 @@ class HeraldError(Exception):
 class DeliveryError(HeraldError):
     failure_class: ClassVar[FailureClass]
 
-    def __init__(self, reason: str, *, retry_after_seconds: float | None = None) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry_after_seconds = retry_after_seconds
 
 
 class TransientDeliveryError(DeliveryError):
@@ -55,7 +56,28 @@ class TransientDeliveryError(DeliveryError):
 
 
 class RecoverableDeliveryError(DeliveryError):
+    """Come back after ``retry_after_seconds``; waiting spends no retry budget."""
+
     failure_class = FailureClass.RECOVERABLE
+
+    def __init__(self, reason: str, *, retry_after_seconds: float) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class CircuitOpen(RecoverableDeliveryError):
+    """The provider's breaker is open (or its one probe is in flight): nothing was sent.
+
+    ``retry_after_seconds`` is the time until the breaker may let a request through.
+    """
+
+    def __init__(self, provider: str, *, retry_after_seconds: float) -> None:
+        super().__init__(
+            f"circuit breaker of provider {provider!r} is open; "
+            f"retry in {retry_after_seconds:.1f}s",
+            retry_after_seconds=retry_after_seconds,
+        )
+        self.provider = provider
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -2,22 +2,26 @@
 
 It runs the ``deliver`` activity under a declarative retry policy, waits for the
 ``acknowledge`` signal, re-sends when the ack does not come in time (a failed transient
-attempt), and dead-letters the message when the retry budget is spent or the provider
-refuses it for good.
+attempt), waits as told when the provider or the circuit breaker defers (recoverable, no
+budget spent), and dead-letters the message when the budget is spent, the provider refuses
+it for good, or its validity passes. A dead letter stays open for an operator's ``requeue``
+or ``discard`` until the retention passes, then expires.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import builtins
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
     from herald.activities.delivery import DeliveryActivities
     from herald.core.contract import (
         AttemptRequest,
+        DeadLetterAction,
         DeliveryJob,
         DeliveryPolicy,
         FailureClass,
@@ -27,11 +31,22 @@ with workflow.unsafe.imports_passed_through():
     from herald.core.errors import PermanentDeliveryError
     from herald.core.temporal import MESSAGE_STATUS
 
-__all__ = ["MessageDelivery"]
+__all__ = ["MessageDelivery", "NotDeadLettered", "attempt_retry_policy"]
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
 BOOKKEEPING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
 """Bookkeeping retries until the database answers: a transition is never dropped."""
+
+
+class NotDeadLettered(ApplicationError):
+    """An operator action on a message that is not in the dead-letter queue."""
+
+    def __init__(self, status: MessageStatus) -> None:
+        super().__init__(
+            f"the message is {status}, not dead_lettered",
+            type="NotDeadLettered",
+            non_retryable=True,
+        )
 
 
 def attempt_retry_policy(policy: DeliveryPolicy, attempts_before: int) -> RetryPolicy:
@@ -48,38 +63,89 @@ def attempt_retry_policy(policy: DeliveryPolicy, attempts_before: int) -> RetryP
 @workflow.defn
 class MessageDelivery:
     def __init__(self) -> None:
+        self._status = MessageStatus.QUEUED
         self._acknowledged = False
+        self._operator_action: DeadLetterAction | None = None
 
     @workflow.signal
     def acknowledge(self) -> None:
         """The gateway confirmed delivery (possibly of an earlier attempt)."""
         self._acknowledged = True
 
+    @workflow.update
+    async def requeue(self) -> MessageStatus:
+        """Deliver a dead letter again with a fresh retry budget; answers the new status."""
+        return await self._act(DeadLetterAction.REQUEUE)
+
+    @requeue.validator
+    def _requeue_only_dead_letters(self) -> None:
+        self._require_dead_lettered()
+
+    @workflow.update
+    async def discard(self) -> MessageStatus:
+        """Remove a dead letter for good (the row is kept for audit)."""
+        return await self._act(DeadLetterAction.DISCARD)
+
+    @discard.validator
+    def _discard_only_dead_letters(self) -> None:
+        self._require_dead_lettered()
+
     @workflow.run
     async def run(self, job: DeliveryJob) -> MessageStatus:
+        expires_at = datetime.fromtimestamp(job.expires_at, UTC)
+        while (status := await self._deliver(job, expires_at)) == MessageStatus.DEAD_LETTERED:
+            status = await self._wait_for_operator(job)
+            if status != MessageStatus.QUEUED:
+                break
+            expires_at = workflow.now() + timedelta(seconds=job.policy.validity_seconds)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return status
+
+    async def _deliver(self, job: DeliveryJob, expires_at: datetime) -> MessageStatus:
+        """Attempts until delivered or dead-lettered."""
         policy = job.policy
         attempts = 0
         while True:
+            remaining = expires_at - workflow.now()
+            if remaining <= timedelta(0):
+                return await self._expired_before_delivery(job)
             try:
                 result = await workflow.execute_activity_method(
                     DeliveryActivities.deliver,
                     AttemptRequest(job.message_id, attempts, policy),
                     start_to_close_timeout=timedelta(seconds=policy.attempt_timeout_seconds),
+                    schedule_to_close_timeout=remaining,
                     retry_policy=attempt_retry_policy(policy, attempts),
                 )
             except ActivityError as err:
                 if self._acknowledged:  # a late ack for an earlier attempt
-                    return await self._delivered(job)
-                return await self._dead_lettered(job, *_describe(err))
+                    return await self._finish(job, MessageStatus.DELIVERED)
+                return await self._dead_letter(job, *_describe(err))
+            if result.retry_after_seconds is not None:
+                attempts = result.attempt - 1  # a deferral spends nothing
+                wait = timedelta(seconds=result.retry_after_seconds)
+                if workflow.now() + wait >= expires_at:
+                    return await self._expired_before_delivery(job)
+                if await self._acknowledged_within(wait):
+                    return await self._finish(job, MessageStatus.DELIVERED)
+                continue
             attempts = result.attempt
             self._set_status(MessageStatus.AWAITING_ACK)
-            if await self._acknowledged_within(policy.ack_timeout_seconds):
-                return await self._delivered(job)
+            if await self._acknowledged_within(timedelta(seconds=policy.ack_timeout_seconds)):
+                return await self._finish(job, MessageStatus.DELIVERED)
             reason = f"no acknowledgment within {policy.ack_timeout_seconds:g}s"
             if attempts >= policy.max_attempts:
-                return await self._dead_lettered(job, reason, FailureClass.TRANSIENT)
+                return await self._dead_letter(job, reason, FailureClass.TRANSIENT)
             delay = policy.retry_delay(attempts - 1)
-            workflow.logger.info("message %s: %s, re-sending", job.message_id, reason)
+            workflow.logger.info(
+                "retry scheduled",
+                extra={
+                    "message_id": job.message_id,
+                    "delay_seconds": delay.total_seconds(),
+                    "failure_class": FailureClass.TRANSIENT.value,
+                    "reason": reason,
+                },
+            )
             await self._record(
                 Transition(
                     job.message_id,
@@ -89,26 +155,52 @@ class MessageDelivery:
                     failure_class=FailureClass.TRANSIENT,
                 )
             )
-            if await self._acknowledged_within(delay.total_seconds()):
-                return await self._delivered(job)
+            if await self._acknowledged_within(delay):
+                return await self._finish(job, MessageStatus.DELIVERED)
 
-    async def _acknowledged_within(self, seconds: float) -> bool:
+    async def _wait_for_operator(self, job: DeliveryJob) -> MessageStatus:
+        """In the dead-letter queue: requeue, discard, a late ack, or expiry."""
+        retention = timedelta(seconds=job.policy.dead_letter_retention_seconds)
         try:
             await workflow.wait_condition(
-                lambda: self._acknowledged, timeout=timedelta(seconds=seconds)
+                lambda: self._operator_action is not None or self._acknowledged,
+                timeout=retention,
             )
-        except TimeoutError:
+        except builtins.TimeoutError:
+            return await self._finish(job, MessageStatus.EXPIRED)
+        action, self._operator_action = self._operator_action, None
+        if self._acknowledged:
+            return await self._finish(job, MessageStatus.DELIVERED)
+        if action == DeadLetterAction.DISCARD:
+            return await self._finish(job, MessageStatus.DISCARDED)
+        await self._record(Transition(job.message_id, MessageStatus.QUEUED, retry_count=0))
+        return MessageStatus.QUEUED
+
+    async def _act(self, action: DeadLetterAction) -> MessageStatus:
+        self._operator_action = action
+        await workflow.wait_condition(lambda: self._status != MessageStatus.DEAD_LETTERED)
+        return self._status
+
+    def _require_dead_lettered(self) -> None:
+        if self._status != MessageStatus.DEAD_LETTERED or self._operator_action is not None:
+            raise NotDeadLettered(self._status)
+
+    async def _acknowledged_within(self, wait: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._acknowledged, timeout=wait)
+        except builtins.TimeoutError:
             return False
         return True
 
-    async def _delivered(self, job: DeliveryJob) -> MessageStatus:
-        await self._record(Transition(job.message_id, MessageStatus.DELIVERED))
-        return MessageStatus.DELIVERED
+    async def _expired_before_delivery(self, job: DeliveryJob) -> MessageStatus:
+        validity = f"{job.policy.validity_seconds:g}s"
+        return await self._dead_letter(
+            job, f"validity of {validity} passed before delivery", FailureClass.EXPIRED
+        )
 
-    async def _dead_lettered(
+    async def _dead_letter(
         self, job: DeliveryJob, reason: str, failure_class: FailureClass
     ) -> MessageStatus:
-        workflow.logger.warning("message %s dead-lettered: %s", job.message_id, reason)
         await self._record(
             Transition(
                 job.message_id,
@@ -119,23 +211,30 @@ class MessageDelivery:
         )
         return MessageStatus.DEAD_LETTERED
 
+    async def _finish(self, job: DeliveryJob, status: MessageStatus) -> MessageStatus:
+        await self._record(Transition(job.message_id, status))
+        return status
+
     async def _record(self, transition: Transition) -> None:
-        self._set_status(transition.status)
         await workflow.execute_local_activity_method(
             DeliveryActivities.record_transition,
             transition,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             retry_policy=BOOKKEEPING_RETRY,
         )
+        self._set_status(transition.status)
 
     def _set_status(self, status: MessageStatus) -> None:
-        """Keep the ``MessageStatus`` search attribute current for the Web UI."""
+        """Track the status, and keep the ``MessageStatus`` search attribute current."""
+        self._status = status
         workflow.upsert_search_attributes([MESSAGE_STATUS.value_set(status.value)])
 
 
 def _describe(err: ActivityError) -> tuple[str, FailureClass]:
     """The reason and class of the failure that ended the last attempt."""
     cause = err.cause
+    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
+        return "validity passed while retrying", FailureClass.EXPIRED
     if isinstance(cause, ApplicationError):
         is_permanent = cause.type == PermanentDeliveryError.__name__
         return cause.message, FailureClass.PERMANENT if is_permanent else FailureClass.TRANSIENT

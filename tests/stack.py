@@ -12,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import delete
 
 from herald.api.app import create_app
 from herald.core import webhooks
+from herald.core.database import sessions
+from herald.core.models import CircuitBreaker
 from herald.core.settings import Settings
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
@@ -23,7 +26,7 @@ from tests.gateway import ScriptedGateway
 from tests.servers import serving
 
 API_KEY = "test-key"
-TERMINAL = {"delivered", "dead_lettered", "discarded", "expired"}
+TERMINAL = {"delivered", "discarded", "expired"}
 
 
 @dataclass
@@ -62,22 +65,33 @@ class Stack:
 
 
 @pytest.fixture
-def settings(postgres_server: EmbeddedPostgres, temporal_server: TemporalDevServer) -> Settings:
+def settings_overrides() -> dict[str, Any]:
+    """Settings one test changes; a test overrides this fixture by direct parametrization:
+    ``@pytest.mark.parametrize("settings_overrides", [{"max_retries": 0}])``."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    postgres_server: EmbeddedPostgres,
+    temporal_server: TemporalDevServer,
+    settings_overrides: dict[str, Any],
+) -> Settings:
     """Short durations (timers on the dev server have about one-second granularity) and a
     fresh task queue, so tests do not see each other's workflows."""
-    return Settings(
-        _env_file=None,
-        database_url=postgres_server.url,
-        temporal_address=temporal_server.address,
-        task_queue=f"test-{uuid.uuid4()}",
-        api_keys=[API_KEY],
-        provider_secret=webhooks.generate_secret(),
-        provider_timeout_seconds=5,
-        max_retries=2,
-        base_retry_delay_seconds=1,
-        max_retry_delay_seconds=2,
-        ack_timeout_seconds=2,
-    )
+    defaults: dict[str, Any] = {
+        "database_url": postgres_server.url,
+        "temporal_address": temporal_server.address,
+        "task_queue": f"test-{uuid.uuid4()}",
+        "api_keys": [API_KEY],
+        "provider_secret": webhooks.generate_secret(),
+        "provider_timeout_seconds": 5,
+        "max_retries": 2,
+        "base_retry_delay_seconds": 1,
+        "max_retry_delay_seconds": 2,
+        "ack_timeout_seconds": 2,
+    }
+    return Settings(_env_file=None, **(defaults | settings_overrides))
 
 
 @asynccontextmanager
@@ -102,9 +116,18 @@ async def running_herald(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
         yield api
 
 
+async def reset_circuit_breakers(settings: Settings) -> None:
+    """Every test delivers to a provider named ``http``: one test's failures must not leave
+    the shared breaker open for the next."""
+    async with sessions(settings.require_database_url()) as factory, factory() as session:
+        await session.exec(delete(CircuitBreaker))
+        await session.commit()
+
+
 @pytest.fixture
 async def stack(settings: Settings) -> AsyncIterator[Stack]:
-    """Herald delivering to a scripted gateway."""
+    """Herald delivering to a scripted gateway, its provider's circuit breaker fresh."""
+    await reset_circuit_breakers(settings)
     gateway = ScriptedGateway(secret=settings.require_provider_secret())
     async with serving(gateway) as gateway_url:
         settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})

@@ -16,7 +16,15 @@ from sqlmodel import Field, SQLModel
 
 from herald.core.contract import FailureClass, MessageStatus, Priority
 
-__all__ = ["Message", "MessageCreate", "MessagePublic", "utcnow"]
+__all__ = [
+    "CircuitBreaker",
+    "CircuitBreakerState",
+    "IdempotencyKey",
+    "Message",
+    "MessageCreate",
+    "MessagePublic",
+    "utcnow",
+]
 
 MAX_CONTENT_LENGTH = 1600
 
@@ -75,7 +83,9 @@ class Message(MessageBase, table=True):
     status: MessageStatus = Field(
         default=MessageStatus.PENDING, sa_type=stored_as_text(MessageStatus, 16)
     )
-    idempotency_key: str = Field(max_length=255, unique=True, index=True)
+    idempotency_key: str = Field(max_length=255, index=True)
+    """The client's key (or the message id); uniqueness within the TTL lives in
+    ``idempotency_keys``, so a key is free again once it expires."""
     ordering: str = Field(default="best_effort", max_length=16)
     sequence_number: int | None = None
     retry_count: int = 0
@@ -134,3 +144,42 @@ class MessagePublic(BaseModel):
     def of(cls, message: Message) -> MessagePublic:
         fields = message.model_dump(exclude={"meta"})
         return cls(**fields, metadata=message.meta)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client's ``Idempotency-Key``, claimed for one message until ``expires_at``."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    """SHA-256 of the validated request body: the same key with another body is refused."""
+    message_id: uuid.UUID = Field(foreign_key="messages.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CircuitBreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker(SQLModel, table=True):
+    """One provider's breaker, shared by every worker and kept across restarts."""
+
+    __tablename__ = "circuit_breakers"
+
+    provider: str = Field(primary_key=True, max_length=64)
+    state: CircuitBreakerState = Field(
+        default=CircuitBreakerState.CLOSED, sa_type=stored_as_text(CircuitBreakerState, 16)
+    )
+    outcomes: str = Field(default="", max_length=1000)
+    """The most recent attempts, oldest first: ``S`` success, ``F`` transient failure."""
+    opened_at: datetime | None = _optional_timestamp()
+    probe_started_at: datetime | None = _optional_timestamp()
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

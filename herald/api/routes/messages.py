@@ -1,26 +1,29 @@
-"""``/v1/messages``: submit, read, list and acknowledge messages."""
+"""``/v1/messages``: submit, read and list messages."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
+from fastapi import APIRouter, Depends, Header, Response, status
+from sqlmodel import col
 
-from herald.api.acks import acknowledge
 from herald.api.deps import SessionDep, SettingsDep, WorkflowsDep
-from herald.api.schemas import AckBatch, AckBatchResult, AckResult, MessagePage
+from herald.api.idempotency import fingerprint, store_once
+from herald.api.queries import Pagination, page_of_messages, sort_order
+from herald.api.schemas import MessagePage
 from herald.core.contract import MessageStatus, Priority
-from herald.core.errors import Conflict, NotFound
+from herald.core.errors import NotFound
 from herald.core.models import E164, Message, MessageCreate, MessagePublic
+from herald.core.settings import Settings
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -32,17 +35,50 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_200_OK: {
+        "model": MessagePublic,
+        "description": "Replay: this `Idempotency-Key` already stored this request's message; "
+        "nothing new was stored or started",
+        "headers": {"Idempotent-Replayed": {"description": "`true`", "schema": {"type": "string"}}},
+    },
+    status.HTTP_202_ACCEPTED: {"description": "Stored durably; its delivery has started"},
+    status.HTTP_409_CONFLICT: {
+        "description": "The `Idempotency-Key` is held by a different request until it expires"
+    },
+}
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=SUBMIT_RESPONSES)
 async def submit_message(
     body: MessageCreate,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     workflows: WorkflowsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> MessagePublic:
-    """Commit the message, then start its delivery; 202 means it is stored durably."""
+    """Commit the message, then start its delivery; 202 means it is stored durably.
+
+    With an ``Idempotency-Key`` seen within ``HERALD_IDEMPOTENCY_TTL_HOURS``, the same body
+    answers 200 with the original message and starts nothing; another body answers 409.
+    """
+    message = _new_message(body, settings, idempotency_key)
+    client_fingerprint = fingerprint(body) if idempotency_key else None
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    submission = await store_once(session, message, client_fingerprint, ttl)
+    if submission.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+        return MessagePublic.of(submission.message)
+    await workflows.start(message)
+    return MessagePublic.of(message)
+
+
+def _new_message(body: MessageCreate, settings: Settings, idempotency_key: str | None) -> Message:
+    """The row for a submit; without a client key, the key is the message's own id."""
     message_id = uuid.uuid4()
-    message = Message(
+    return Message(
         id=message_id,
         recipient=body.recipient,
         content=body.content,
@@ -51,15 +87,6 @@ async def submit_message(
         meta=body.metadata,
         idempotency_key=idempotency_key or str(message_id),
     )
-    session.add(message)
-    try:
-        await session.commit()
-    except IntegrityError:
-        raise Conflict(
-            f"Idempotency-Key {idempotency_key!r} is already used by another message"
-        ) from None
-    await workflows.start(message)
-    return MessagePublic.of(message)
 
 
 @router.get("/{message_id}")
@@ -70,64 +97,28 @@ async def get_message(message_id: uuid.UUID, session: SessionDep) -> MessagePubl
     return MessagePublic.of(message)
 
 
+class MessageSort(StrEnum):
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    UPDATED_AT = "updated_at"
+    UPDATED_AT_DESC = "-updated_at"
+
+
 @router.get("")
 async def list_messages(
     session: SessionDep,
+    pagination: Annotated[Pagination, Depends()],
+    sort: MessageSort = MessageSort.CREATED_AT_DESC,
     status: MessageStatus | None = None,
     recipient: E164 | None = None,
     priority: Priority | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> MessagePage:
-    """Newest first."""
-    filters = [
-        condition
-        for condition in (
-            col(Message.status) == status if status else None,
-            col(Message.recipient) == recipient if recipient else None,
-            col(Message.priority) == priority if priority else None,
-        )
-        if condition is not None
-    ]
-    total = await session.scalar(select(func.count()).select_from(Message).where(*filters))
-    rows = await session.exec(
-        select(Message)
-        .where(*filters)
-        .order_by(col(Message.created_at).desc(), col(Message.id))
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+    """Newest first unless `sort` says otherwise."""
+    return await page_of_messages(
+        session,
+        pagination,
+        sort_order(sort),
+        col(Message.status) == status if status else None,
+        col(Message.recipient) == recipient if recipient else None,
+        col(Message.priority) == priority if priority else None,
     )
-    return MessagePage(
-        items=[MessagePublic.of(message) for message in rows],
-        total=total or 0,
-        page=page,
-        page_size=page_size,
-    )
-
-
-@router.post("/ack")
-async def acknowledge_many(
-    body: AckBatch, session: SessionDep, workflows: WorkflowsDep
-) -> AckBatchResult:
-    """A result per id; one unknown or finished message does not fail the others."""
-    return AckBatchResult(
-        results=[
-            await acknowledge(session, workflows, message_id) for message_id in body.message_ids
-        ]
-    )
-
-
-@router.post("/{message_id}/ack")
-async def acknowledge_one(
-    message_id: uuid.UUID, session: SessionDep, workflows: WorkflowsDep
-) -> AckResult:
-    result = await acknowledge(session, workflows, message_id)
-    if result.outcome == "not_found":
-        raise NotFound(f"there is no message {message_id}")
-    if result.outcome == "not_acknowledgeable":
-        raise Conflict(
-            f"message {message_id} is {result.status}; only a message that was sent "
-            "(sending, awaiting_ack, retrying) can be acknowledged",
-            extensions={"current_status": result.status},
-        )
-    return result

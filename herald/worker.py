@@ -8,6 +8,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from herald.activities.breaker import ProviderBreaker
 from herald.activities.delivery import DeliveryActivities
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import HttpProvider
@@ -57,9 +58,9 @@ async def run_worker(settings: Settings) -> None:
         sessions(settings.require_database_url()) as session_factory,
         http_client(settings) as http,
     ):
-        activities = DeliveryActivities(
-            MessageProjection(session_factory), http_provider(settings, http)
-        )
+        provider = http_provider(settings, http)
+        breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)
+        activities = DeliveryActivities(MessageProjection(session_factory), provider, breaker)
         worker = build_worker(
             client, settings.task_queue, activities, settings.max_concurrent_deliveries
         )

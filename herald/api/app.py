@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from herald.api.deps import require_api_key
 from herald.api.problems import install_problem_handlers
-from herald.api.routes import health, messages
+from herald.api.routes import acks, circuit_breakers, dead_letters, health, messages
 from herald.api.services import Services
 from herald.api.workflows import WorkflowGateway
 from herald.core.database import create_engine, session_factory
@@ -42,6 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
     v1.include_router(messages.router)
+    v1.include_router(acks.router)
+    v1.include_router(dead_letters.router)
+    v1.include_router(circuit_breakers.router)
     app.include_router(v1)
     app.include_router(health.router)
     return app

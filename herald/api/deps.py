@@ -12,10 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.api.services import Services
 from herald.api.workflows import WorkflowGateway
+from herald.core.database import SessionFactory
 from herald.core.errors import Unauthorized
 from herald.core.settings import Settings
 
-__all__ = ["SessionDep", "SettingsDep", "WorkflowsDep", "require_api_key"]
+__all__ = ["SessionDep", "SessionsDep", "SettingsDep", "WorkflowsDep", "require_api_key"]
 
 
 def get_services(request: Request) -> Services:
@@ -39,8 +40,14 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_sessions(services: ServicesDep) -> SessionFactory:
+    return services.sessions
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionsDep = Annotated[SessionFactory, Depends(get_sessions)]
+"""For routes that open several sessions (one per concurrent call)."""
 WorkflowsDep = Annotated[WorkflowGateway, Depends(get_workflows)]
 
 bearer = HTTPBearer(auto_error=False, description="One of HERALD_API_KEYS")

@@ -1,0 +1,36 @@
+"""``/v1/messages/.../ack``: the gateway's acknowledgments, signalled to the workflows."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from herald.api.actions import acknowledge, raise_for_refusal
+from herald.api.deps import SessionsDep, WorkflowsDep
+from herald.api.schemas import AckOutcome, AckResult, ActionResults, MessageIds
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/messages", tags=["acknowledgments"])
+
+ACKABLE = "sent (sending, awaiting_ack, retrying) or dead-lettered"
+
+
+@router.post("/ack")
+async def acknowledge_many(
+    body: MessageIds, sessions: SessionsDep, workflows: WorkflowsDep
+) -> ActionResults[AckOutcome]:
+    """A result per id: `acknowledged`, `already_delivered`, `not_found` or
+    `not_acknowledgeable`."""
+    return ActionResults(results=await acknowledge(sessions, workflows, body.message_ids))
+
+
+@router.post("/{message_id}/ack")
+async def acknowledge_one(
+    message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
+) -> AckResult:
+    """200 when taken (or already delivered); 404 unknown; 409 when not sent yet or
+    finished otherwise."""
+    [result] = await acknowledge(sessions, workflows, [message_id])
+    return raise_for_refusal(result, ACKABLE)

@@ -1,0 +1,89 @@
+"""``/v1/dead-letters``: list, requeue and discard dead-lettered messages."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlmodel import col
+
+from herald.api.actions import raise_for_refusal, resolve_dead_letters
+from herald.api.deps import SessionDep, SessionsDep, WorkflowsDep
+from herald.api.queries import Pagination, page_of_messages, sort_order
+from herald.api.schemas import (
+    ActionResults,
+    DeadLetterOutcome,
+    DeadLetterResult,
+    MessageIds,
+    MessagePage,
+)
+from herald.core.contract import DeadLetterAction, FailureClass, MessageStatus
+from herald.core.models import E164, Message
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+
+class DeadLetterSort(StrEnum):
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    LAST_RETRY_AT = "last_retry_at"
+    LAST_RETRY_AT_DESC = "-last_retry_at"
+    RETRY_COUNT = "retry_count"
+    RETRY_COUNT_DESC = "-retry_count"
+
+
+@router.get("")
+async def list_dead_letters(
+    session: SessionDep,
+    pagination: Annotated[Pagination, Depends()],
+    sort: DeadLetterSort = DeadLetterSort.CREATED_AT_DESC,
+    failure_class: FailureClass | None = None,
+    recipient: E164 | None = None,
+) -> MessagePage:
+    """Dead-lettered messages, newest first unless `sort` says otherwise."""
+    return await page_of_messages(
+        session,
+        pagination,
+        sort_order(sort),
+        col(Message.status) == MessageStatus.DEAD_LETTERED,
+        col(Message.failure_class) == failure_class if failure_class else None,
+        col(Message.recipient) == recipient if recipient else None,
+    )
+
+
+@router.post("/requeue")
+async def requeue_many(
+    body: MessageIds, sessions: SessionsDep, workflows: WorkflowsDep
+) -> ActionResults[DeadLetterOutcome]:
+    """A result per id: `requeued`, `not_found` or `not_dead_lettered`."""
+    results = await resolve_dead_letters(
+        sessions, workflows, body.message_ids, DeadLetterAction.REQUEUE
+    )
+    return ActionResults(results=results)
+
+
+@router.post("/{message_id}/requeue")
+async def requeue_one(
+    message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
+) -> DeadLetterResult:
+    """Deliver again with the retry count reset; 409 unless the message is dead-lettered."""
+    [result] = await resolve_dead_letters(
+        sessions, workflows, [message_id], DeadLetterAction.REQUEUE
+    )
+    return raise_for_refusal(result, "dead-lettered")
+
+
+@router.delete("/{message_id}")
+async def discard(
+    message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
+) -> DeadLetterResult:
+    """Status `discarded`; the row is kept for audit. 409 unless the message is
+    dead-lettered."""
+    [result] = await resolve_dead_letters(
+        sessions, workflows, [message_id], DeadLetterAction.DISCARD
+    )
+    return raise_for_refusal(result, "dead-lettered")

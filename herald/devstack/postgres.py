@@ -14,8 +14,6 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from herald.devstack.ports import port_is_free
-from herald.devstack.process import log_tail, run, spawn, stop_process
+from herald.devstack.process import ChildServer, log_tail, run, spawn, stop_process
 from herald.devstack.unprivileged import hand_over, service_user
 
 __all__ = ["EmbeddedPostgres", "postgres_bin_dir"]
@@ -44,7 +42,7 @@ def postgres_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ChildServer):
     """A PostgreSQL server on ``data_dir`` (created by ``initdb`` on first start) at
     ``host:port``, with ``database`` created; trust authentication as ``postgres``."""
 
@@ -119,18 +117,6 @@ class EmbeddedPostgres:
             code = await stop_process(self._process, signal.SIGINT, self.stop_timeout)
             logger.info("PostgreSQL on port %d stopped (exit code %d)", self.port, code)
             self._process = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _initdb(self, user: str | None) -> None:
         logger.info("initialising a PostgreSQL data directory at %s", self.data_dir)

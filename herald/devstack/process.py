@@ -18,11 +18,13 @@ import pwd
 import signal
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-__all__ = ["log_tail", "run", "spawn", "stop_process"]
+__all__ = ["ChildServer", "log_tail", "run", "spawn", "stop_process"]
 
 _PR_SET_PDEATHSIG = 1
 _POLL_SECONDS = 0.05
@@ -127,3 +129,25 @@ def _death_signal_setter(sig: signal.Signals) -> Callable[[], None] | None:
             os.kill(os.getpid(), number)
 
     return set_death_signal
+
+
+class ChildServer(ABC):
+    """A server we run as a child process: ``start``/``stop``, or ``async with``."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -13,8 +13,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
@@ -23,7 +22,7 @@ from temporalio.service import RPCError
 
 from herald.core.temporal import SEARCH_ATTRIBUTES
 from herald.devstack.ports import port_is_free
-from herald.devstack.process import log_tail, spawn, stop_process
+from herald.devstack.process import ChildServer, log_tail, spawn, stop_process
 
 __all__ = ["TemporalDevServer", "split_address", "temporal_answers", "temporal_binary"]
 
@@ -72,7 +71,7 @@ async def temporal_answers(address: str, namespace: str = "default", timeout: fl
     return True
 
 
-class TemporalDevServer:
+class TemporalDevServer(ChildServer):
     """``temporal server start-dev`` on ``address`` with Herald's search attributes.
 
     ``db_file`` keeps its state across restarts (in memory when ``None``); ``ui_port`` serves
@@ -149,18 +148,6 @@ class TemporalDevServer:
             code = await stop_process(self._process, signal.SIGTERM, self.stop_timeout)
             logger.info("Temporal dev server on %s stopped (exit code %d)", self.address, code)
             self._process = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _wait_until_ready(self) -> None:
         assert self._process is not None

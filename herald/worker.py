@@ -16,21 +16,30 @@ from herald.core.database import sessions
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 from herald.workflows.delivery import MessageDelivery
+from herald.workflows.sequence import RecipientSequence
 
 __all__ = ["build_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
 
 
-def build_worker(
-    client: Client, task_queue: str, activities: DeliveryActivities, max_concurrent_deliveries: int
-) -> Worker:
+def build_worker(client: Client, settings: Settings, activities: DeliveryActivities) -> Worker:
+    """At most ``max_concurrent_deliveries`` deliveries at once in this worker, and at most
+    ``provider_max_per_second`` per second across all workers (enforced by the server)."""
+    pace = settings.provider_max_per_second
     return Worker(
         client,
-        task_queue=task_queue,
-        workflows=[MessageDelivery],
-        activities=[activities.deliver, activities.record_transition],
-        max_concurrent_activities=max_concurrent_deliveries,
+        task_queue=settings.task_queue,
+        workflows=[MessageDelivery, RecipientSequence],
+        activities=[
+            activities.deliver,
+            activities.record_transition,
+            activities.first_open_sequence_number,
+        ],
+        max_concurrent_activities=settings.max_concurrent_deliveries,
+        max_task_queue_activities_per_second=pace,
+        # An eagerly started activity skips the task queue, and so its rate limit.
+        disable_eager_activity_execution=pace is not None,
     )
 
 
@@ -61,9 +70,7 @@ async def run_worker(settings: Settings) -> None:
         provider = http_provider(settings, http)
         breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)
         activities = DeliveryActivities(MessageProjection(session_factory), provider, breaker)
-        worker = build_worker(
-            client, settings.task_queue, activities, settings.max_concurrent_deliveries
-        )
+        worker = build_worker(client, settings, activities)
         log.info(
             "worker on task queue %r delivering to %s",
             settings.task_queue,

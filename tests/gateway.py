@@ -32,6 +32,10 @@ class ScriptedGateway:
     secret: str
     default_status: int = 200
     default_headers: dict[str, str] = field(default_factory=dict)
+    latency: float = 0.0
+    """Seconds each request takes, to build a backlog behind a concurrency cap."""
+    in_flight: int = 0
+    most_in_flight: int = 0
     script: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -62,6 +66,12 @@ class ScriptedGateway:
             signature_error = str(err)
         self.received.append(Received(json.loads(body), dict(request.headers), signature_error))
         self.arrived.set()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
         status, headers = (
             self.script.popleft() if self.script else (self.default_status, self.default_headers)
         )

@@ -111,6 +111,10 @@ class DeliveryActivities:
             }
         log.info("message status changed", extra=fields)
 
+    @activity.defn(name="first_open_sequence_number")
+    async def first_open_sequence_number(self, recipient: str) -> int | None:
+        return await self._projection.first_open_sequence_number(recipient)
+
     async def _deferred(
         self, message_id: str, attempt: int, err: RecoverableDeliveryError
     ) -> AttemptResult:

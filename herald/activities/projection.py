@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, func, select
 
-from herald.core.contract import FailureClass, MessageStatus, Transition
+from herald.core.contract import TERMINAL_STATUSES, FailureClass, MessageStatus, Transition
 from herald.core.database import SessionFactory
 from herald.core.models import Message, utcnow
 
@@ -95,6 +95,18 @@ class MessageProjection:
         }
         values |= {name: value for name, value in optional.items() if value is not None}
         await self._update(transition.message_id, values)
+
+    async def first_open_sequence_number(self, recipient: str) -> int | None:
+        """The lowest sequence number of the recipient's strict messages still under way."""
+        async with self._sessions() as session:
+            number = await session.scalar(
+                select(func.min(col(Message.sequence_number))).where(
+                    col(Message.recipient) == recipient,
+                    col(Message.ordering) == "strict",
+                    col(Message.status).not_in(TERMINAL_STATUSES),
+                )
+            )
+        return int(number) if number is not None else None
 
     async def _update(
         self, message_id: str, values: dict[str, Any], returning: tuple[Any, ...] = ()

@@ -6,7 +6,7 @@ failure classes, the dataclasses that cross Temporal, and the retry maths (DESIG
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
@@ -21,7 +21,9 @@ __all__ = [
     "FailureClass",
     "MessageStatus",
     "Priority",
+    "SequenceState",
     "Transition",
+    "sequence_workflow_id",
     "workflow_id_for",
 ]
 
@@ -65,6 +67,11 @@ class Priority(StrEnum):
         """Temporal priority key: lower runs first (DESIGN §7)."""
         return {Priority.HIGH: 1, Priority.NORMAL: 3, Priority.LOW: 5}[self]
 
+    @property
+    def fairness_weight(self) -> float:
+        """Share of delivery capacity under a backlog: high 10, normal 5, low 1."""
+        return {Priority.HIGH: 10.0, Priority.NORMAL: 5.0, Priority.LOW: 1.0}[self]
+
 
 class FailureClass(StrEnum):
     TRANSIENT = "transient"
@@ -87,6 +94,11 @@ class DeadLetterAction(StrEnum):
 def workflow_id_for(message_id: str) -> str:
     """The workflow id is derived from the message id, so starting twice is harmless."""
     return f"message-{message_id}"
+
+
+def sequence_workflow_id(recipient: str) -> str:
+    """One line per recipient: ``recipient-<E.164>``."""
+    return f"recipient-{recipient}"
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,20 @@ class DeliveryJob:
     policy: DeliveryPolicy
     expires_at: float
     """POSIX time after which the message is no longer worth sending."""
+    sequence_number: int | None = None
+    """Set for strictly ordered messages: their place in the recipient's line."""
+
+
+@dataclass(frozen=True)
+class SequenceState:
+    """Input of a ``RecipientSequence`` run; carried across continue-as-new."""
+
+    recipient: str
+    history_limit: int
+    """Continue as new once the history has this many events."""
+    next_sequence_number: int | None = None
+    """The line's head; ``None`` in a fresh run, which reads it from the database."""
+    waiting: list[DeliveryJob] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ __all__ = [
     "Message",
     "MessageCreate",
     "MessagePublic",
+    "RecipientSequence",
     "utcnow",
 ]
 
@@ -183,3 +184,12 @@ class CircuitBreaker(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+
+
+class RecipientSequence(SQLModel, table=True):
+    """The last sequence number given to a recipient's strictly ordered messages."""
+
+    __tablename__ = "recipient_sequences"
+
+    recipient: str = Field(primary_key=True, max_length=16)
+    last_sequence_number: int = 0

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     provider_secret: str | None = None
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
     max_concurrent_deliveries: int = Field(default=100, ge=1)
+    provider_max_per_second: float | None = Field(default=None, gt=0)
+    """Deliveries per second across all workers (the task queue's rate limit); unset: none."""
 
     max_retries: int = Field(default=5, ge=0)
     base_retry_delay_seconds: float = Field(default=5.0, gt=0)
@@ -46,11 +48,13 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(default=24.0, gt=0)
 
     circuit_breaker_failure_threshold: float = Field(default=0.5, gt=0, le=1)
-    circuit_breaker_sample_size: int = Field(default=10, ge=1)
+    circuit_breaker_sample_size: int = Field(default=10, ge=1, le=1000)
     circuit_breaker_timeout_seconds: float = Field(default=30.0, gt=0)
 
     batch_size_limit: int = Field(default=1000, ge=1)
     ordering_mode: OrderingMode = "best_effort"
+    sequence_history_limit: int = Field(default=2000, ge=20)
+    """History events after which a recipient's line continues as new."""
     rate_limit_per_second: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)

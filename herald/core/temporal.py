@@ -8,7 +8,10 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import Priority as TaskPriority
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from herald.core.contract import MessageStatus, Priority
 
 __all__ = [
     "MESSAGE_PRIORITY",
@@ -16,13 +19,44 @@ __all__ = [
     "RECIPIENT",
     "SEARCH_ATTRIBUTES",
     "connect",
+    "delivery_priority",
+    "message_search_attributes",
     "register_search_attributes",
+    "workflow_priority",
 ]
 
 MESSAGE_STATUS = SearchAttributeKey.for_keyword("MessageStatus")
 RECIPIENT = SearchAttributeKey.for_keyword("Recipient")
 MESSAGE_PRIORITY = SearchAttributeKey.for_keyword("MessagePriority")
 SEARCH_ATTRIBUTES = (MESSAGE_STATUS, RECIPIENT, MESSAGE_PRIORITY)
+
+
+def message_search_attributes(
+    recipient: str, priority: Priority, status: MessageStatus = MessageStatus.QUEUED
+) -> TypedSearchAttributes:
+    """What the Web UI filters a message's workflow by."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(MESSAGE_STATUS, status.value),
+            SearchAttributePair(RECIPIENT, recipient),
+            SearchAttributePair(MESSAGE_PRIORITY, priority.value),
+        ]
+    )
+
+
+def workflow_priority(priority: Priority) -> TaskPriority:
+    """Workflow tasks: strict priority keys (1, 3, 5), so a high message starts first."""
+    return TaskPriority(priority_key=priority.task_priority_key)
+
+
+def delivery_priority(priority: Priority) -> TaskPriority:
+    """Delivery activities, the scarce capacity: one priority key and fairness weights
+    (10 / 5 / 1), so ``high`` overtakes a backlog and ``low`` keeps a share, never starved."""
+    return TaskPriority(
+        priority_key=Priority.NORMAL.task_priority_key,
+        fairness_key=priority.value,
+        fairness_weight=priority.fairness_weight,
+    )
 
 
 async def connect(address: str, namespace: str, *, lazy: bool = False) -> Client:

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
     )
     from herald.core.errors import PermanentDeliveryError
-    from herald.core.temporal import MESSAGE_STATUS
+    from herald.core.temporal import MESSAGE_STATUS, delivery_priority
 
 __all__ = ["MessageDelivery", "NotDeadLettered", "attempt_retry_policy"]
 
@@ -116,6 +116,7 @@ class MessageDelivery:
                     start_to_close_timeout=timedelta(seconds=policy.attempt_timeout_seconds),
                     schedule_to_close_timeout=remaining,
                     retry_policy=attempt_retry_policy(policy, attempts),
+                    priority=delivery_priority(job.priority),
                 )
             except ActivityError as err:
                 if self._acknowledged:  # a late ack for an earlier attempt

@@ -6,12 +6,12 @@ workflow only when the status allows it, and answers a result per id.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from sqlmodel import col, select
 
+from herald.api.bounded import map_bounded
 from herald.api.schemas import (
     AckOutcome,
     AckResult,
@@ -42,19 +42,6 @@ async def statuses_of(
         return dict(rows.all())
 
 
-async def _for_each(
-    ids: Sequence[uuid.UUID], act: Callable[[uuid.UUID], Awaitable[ActionResult[OutcomeT]]]
-) -> list[ActionResult[OutcomeT]]:
-    """``act`` on every id, a bounded number at a time; results in the order of ``ids``."""
-    limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
-
-    async def bounded(message_id: uuid.UUID) -> ActionResult[OutcomeT]:
-        async with limit:
-            return await act(message_id)
-
-    return list(await asyncio.gather(*(bounded(message_id) for message_id in ids)))
-
-
 def _ack_refusal(status: MessageStatus) -> AckOutcome | None:
     """Why an ack is not taken in this status, or ``None`` when it is."""
     if status == MessageStatus.DELIVERED:
@@ -81,7 +68,7 @@ async def acknowledge(
             refusal = _ack_refusal(status) or AckOutcome.NOT_ACKNOWLEDGEABLE
         return AckResult(id=message_id, outcome=refusal, status=status)
 
-    return await _for_each(ids, one)
+    return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
 
 
 DONE = {
@@ -111,7 +98,7 @@ async def resolve_dead_letters(
             id=message_id, outcome=DeadLetterOutcome.NOT_DEAD_LETTERED, status=status
         )
 
-    return await _for_each(ids, one)
+    return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
 
 
 REFUSALS = {AckOutcome.NOT_ACKNOWLEDGEABLE, DeadLetterOutcome.NOT_DEAD_LETTERED}

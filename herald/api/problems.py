@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -39,17 +40,29 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def field_errors(error: RequestValidationError) -> list[dict[str, str]]:
-    """One entry per invalid field: where it is, its name, and what is wrong with it."""
-    errors = []
-    for item in error.errors():
-        location, *path = [str(part) for part in item["loc"]] or ["body"]
-        message = str(item["msg"]).removeprefix("Value error, ")
-        errors.append({"location": location, "field": ".".join(path), "message": message})
-    return errors
+def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    """One entry per invalid field: where it is, its name, and what is wrong with it; a
+    field inside an item of a list (``messages[3].recipient``) also names the item's
+    ``index``."""
+    return [_field_error(item["loc"], str(item["msg"])) for item in error.errors()]
 
 
-def _describe(errors: list[dict[str, str]]) -> str:
+def _field_error(loc: Sequence[str | int], message: str) -> dict[str, Any]:
+    location, *path = loc or ("body",)
+    entry: dict[str, Any] = {"location": str(location), "field": _field_name(path)}
+    index = next((part for part in path if isinstance(part, int)), None)
+    if index is not None:
+        entry["index"] = index
+    return entry | {"message": message.removeprefix("Value error, ")}
+
+
+def _field_name(path: Sequence[str | int]) -> str:
+    """``messages.3.recipient`` written as ``messages[3].recipient``."""
+    parts = (f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return "".join(parts).removeprefix(".")
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
     return "; ".join(f"{e['field'] or e['location']}: {e['message']}" for e in errors)
 
 

@@ -7,16 +7,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from herald.core.contract import MessageStatus
-from herald.core.models import CircuitBreakerState, MessagePublic
+from herald.core.models import CircuitBreakerState, MessageCreate, MessagePublic
 
 __all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
     "AckOutcome",
     "AckResult",
     "ActionResult",
     "ActionResults",
+    "BatchItem",
+    "BatchItemResult",
+    "BatchRequest",
+    "BatchResult",
     "CircuitBreakerList",
     "CircuitBreakerPublic",
     "DeadLetterOutcome",
@@ -26,6 +32,9 @@ __all__ = [
 ]
 
 MAX_IDS_PER_CALL = 1000
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+"""Printable ASCII without spaces, as an ``Idempotency-Key`` header or a batch item's key."""
 
 
 class MessagePage(BaseModel):
@@ -96,3 +105,48 @@ class CircuitBreakerPublic(BaseModel):
 
 class CircuitBreakerList(BaseModel):
     items: list[CircuitBreakerPublic]
+
+
+class BatchItem(MessageCreate):
+    """One message of a batch: a submit's body and, optionally, its own idempotency key."""
+
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="As the `Idempotency-Key` header of a single submit; generated when absent",
+    )
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[BatchItem] = Field(
+        min_length=1, description="At least one and at most `HERALD_BATCH_SIZE_LIMIT` items"
+    )
+
+
+class BatchItemResult(BaseModel):
+    """What became of one item: stored (or replayed) with its message's id and status, or
+    refused with an ``error`` (nothing stored for it)."""
+
+    index: int = Field(description="Position of the item in `messages`, from 0")
+    id: uuid.UUID | None
+    status: MessageStatus | None = Field(
+        description="`queued`, or `pending` when its workflow starts later; a replay's "
+        "current status"
+    )
+    replayed: bool = Field(
+        default=False, description="Its key already stored this item's message: nothing new"
+    )
+    error: str | None = None
+
+
+class BatchResult(BaseModel):
+    """A result per item, in the order submitted; one refused item does not fail the others."""
+
+    total: int
+    succeeded: int
+    failed: int
+    results: list[BatchItemResult]

@@ -8,7 +8,6 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import Priority as TaskPriority
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -18,14 +17,17 @@ from herald.core.contract import (
     DeliveryJob,
     DeliveryPolicy,
     MessageStatus,
+    SequenceState,
+    sequence_workflow_id,
     workflow_id_for,
 )
 from herald.core.database import SessionFactory
 from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
 from herald.core.settings import Settings
-from herald.core.temporal import MESSAGE_PRIORITY, MESSAGE_STATUS, RECIPIENT
+from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_priority
 from herald.workflows.delivery import MessageDelivery
+from herald.workflows.sequence import RecipientSequence
 
 __all__ = ["WorkflowGateway", "delivery_policy"]
 
@@ -37,14 +39,15 @@ UPDATE_TIMEOUT = timedelta(seconds=10)
 """An update answers once the workflow has recorded the new status."""
 
 
-def _raise_unless_finished(err: RPCError) -> None:
-    """A workflow that is gone (finished) is an answer; anything else means Temporal is not
-    reachable right now."""
-    if err.status != RPCStatusCode.NOT_FOUND:
-        raise ServiceUnavailable(
-            f"Temporal did not answer ({err.message}); nothing was changed, try again",
-            headers={"Retry-After": "5"},
-        ) from err
+def _raise_unless_finished(err: RPCError | RuntimeError) -> None:
+    """A workflow that is gone (finished) is an answer; anything else, including a client
+    that could not connect (``RuntimeError``), means Temporal is not reachable right now."""
+    if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
+        return
+    raise ServiceUnavailable(
+        f"Temporal did not answer ({err}); nothing was changed, try again",
+        headers={"Retry-After": "5"},
+    ) from err
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -65,46 +68,76 @@ class WorkflowGateway:
         self._sessions = sessions
         self._task_queue = settings.task_queue
         self._policy = delivery_policy(settings)
+        self._sequence_history_limit = settings.sequence_history_limit
 
     async def start(self, message: Message) -> bool:
-        """Start the message's workflow and mark it ``queued``.
+        """Start the message's workflow (a strict one joins its recipient's line) and mark
+        it ``queued``.
 
         Returns False, leaving the message ``pending`` for a later start, when Temporal
-        cannot be reached. Starting twice is harmless: the workflow id is the message id's.
+        cannot be reached. Starting twice is harmless: the workflow id is the message id's,
+        and a line drops a sequence number it has already seen.
         """
-        message_id = str(message.id)
-        expires_at = message.created_at.timestamp() + self._policy.validity_seconds
-        job = DeliveryJob(message_id, message.recipient, message.priority, self._policy, expires_at)
+        job = self._job(message)
         try:
-            await self._client.start_workflow(
-                MessageDelivery.run,
-                job,
-                id=workflow_id_for(message_id),
-                task_queue=self._task_queue,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(MESSAGE_STATUS, MessageStatus.QUEUED.value),
-                        SearchAttributePair(RECIPIENT, message.recipient),
-                        SearchAttributePair(MESSAGE_PRIORITY, message.priority.value),
-                    ]
-                ),
-                priority=TaskPriority(priority_key=message.priority.task_priority_key),
-                rpc_timeout=RPC_TIMEOUT,
-            )
+            if message.sequence_number is None:
+                await self._start_alone(job)
+            else:
+                await self._join_line(job)
         except WorkflowAlreadyStartedError:
             pass
-        except RPCError as err:
-            log.warning("message %s stays pending, Temporal did not start it: %s", message_id, err)
+        except (RPCError, RuntimeError) as err:  # RuntimeError: the client never connected
+            log.warning(
+                "message stays pending, Temporal did not start it",
+                extra={"message_id": job.message_id, "error": str(err)},
+            )
             return False
         await self._mark_queued(message)
         return True
+
+    def _job(self, message: Message) -> DeliveryJob:
+        expires_at = message.created_at.timestamp() + self._policy.validity_seconds
+        return DeliveryJob(
+            str(message.id),
+            message.recipient,
+            message.priority,
+            self._policy,
+            expires_at,
+            message.sequence_number,
+        )
+
+    async def _start_alone(self, job: DeliveryJob) -> None:
+        await self._client.start_workflow(
+            MessageDelivery.run,
+            job,
+            id=workflow_id_for(job.message_id),
+            task_queue=self._task_queue,
+            search_attributes=message_search_attributes(job.recipient, job.priority),
+            priority=workflow_priority(job.priority),
+            rpc_timeout=RPC_TIMEOUT,
+        )
+
+    async def _join_line(self, job: DeliveryJob) -> None:
+        """Signal-with-start the recipient's ``RecipientSequence``."""
+        await self._client.start_workflow(
+            RecipientSequence.run,
+            SequenceState(job.recipient, self._sequence_history_limit),
+            id=sequence_workflow_id(job.recipient),
+            task_queue=self._task_queue,
+            start_signal="enqueue",
+            start_signal_args=[job],
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(RECIPIENT, job.recipient)]
+            ),
+            rpc_timeout=RPC_TIMEOUT,
+        )
 
     async def acknowledge(self, message_id: str) -> bool:
         """Signal the acknowledgment; False when the workflow has already finished."""
         handle = self._client.get_workflow_handle(workflow_id_for(message_id))
         try:
             await handle.signal(MessageDelivery.acknowledge, rpc_timeout=RPC_TIMEOUT)
-        except RPCError as err:
+        except (RPCError, RuntimeError) as err:
             _raise_unless_finished(err)
             return False
         return True
@@ -126,7 +159,7 @@ class WorkflowGateway:
             return await handle.execute_update(update, rpc_timeout=UPDATE_TIMEOUT)
         except WorkflowUpdateFailedError:
             return None
-        except RPCError as err:
+        except (RPCError, RuntimeError) as err:
             _raise_unless_finished(err)
             return None
 

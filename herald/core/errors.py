@@ -12,6 +12,7 @@
         ├── Unauthorized              401
         ├── NotFound                  404
         ├── Conflict                  409
+        ├── PayloadTooLarge           413
         └── ServiceUnavailable        503
 
 Activities turn a ``DeliveryError`` into a Temporal ``ApplicationError`` whose ``type`` is the
@@ -30,6 +31,7 @@ __all__ = [
     "DeliveryError",
     "HeraldError",
     "NotFound",
+    "PayloadTooLarge",
     "PermanentDeliveryError",
     "ProblemError",
     "RecoverableDeliveryError",
@@ -119,6 +121,11 @@ class NotFound(ProblemError):
 class Conflict(ProblemError):
     status = 409
     title = "Conflict"
+
+
+class PayloadTooLarge(ProblemError):
+    status = 413
+    title = "Content Too Large"
 
 
 class ServiceUnavailable(ProblemError):

@@ -1,23 +1,28 @@
-"""``/v1/messages``: submit, read and list messages."""
+"""``/v1/messages``: submit (one or a batch), read and list messages."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response, status
 from sqlmodel import col
 
+from herald.api.batches import accept_batch, enforce_batch_limit
 from herald.api.deps import SessionDep, SettingsDep, WorkflowsDep
-from herald.api.idempotency import fingerprint, store_once
+from herald.api.idempotency import Draft, store_once
 from herald.api.queries import Pagination, page_of_messages, sort_order
-from herald.api.schemas import MessagePage
+from herald.api.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    BatchRequest,
+    BatchResult,
+    MessagePage,
+)
 from herald.core.contract import MessageStatus, Priority
 from herald.core.errors import NotFound
 from herald.core.models import E164, Message, MessageCreate, MessagePublic
-from herald.core.settings import Settings
 
 __all__ = ["router"]
 
@@ -28,8 +33,8 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Up to 255 printable characters; generated when absent",
     ),
 ]
@@ -63,30 +68,44 @@ async def submit_message(
     With an ``Idempotency-Key`` seen within ``HERALD_IDEMPOTENCY_TTL_HOURS``, the same body
     answers 200 with the original message and starts nothing; another body answers 409.
     """
-    message = _new_message(body, settings, idempotency_key)
-    client_fingerprint = fingerprint(body) if idempotency_key else None
-    ttl = timedelta(hours=settings.idempotency_ttl_hours)
-    submission = await store_once(session, message, client_fingerprint, ttl)
+    submission = await store_once(session, Draft.of(body, settings, idempotency_key), settings)
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-        return MessagePublic.of(submission.message)
-    await workflows.start(message)
-    return MessagePublic.of(message)
+    else:
+        await workflows.start(submission.message)
+    return MessagePublic.of(submission.message)
 
 
-def _new_message(body: MessageCreate, settings: Settings, idempotency_key: str | None) -> Message:
-    """The row for a submit; without a client key, the key is the message's own id."""
-    message_id = uuid.uuid4()
-    return Message(
-        id=message_id,
-        recipient=body.recipient,
-        content=body.content,
-        priority=body.priority,
-        ordering=body.ordering or settings.ordering_mode,
-        meta=body.metadata,
-        idempotency_key=idempotency_key or str(message_id),
-    )
+BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_202_ACCEPTED: {"description": "Stored durably, a result per item"},
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "description": "More items than `HERALD_BATCH_SIZE_LIMIT`; nothing was stored"
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "description": "An invalid item (each listed by `index` and `field`), or two items "
+        "with one `idempotency_key`; nothing was stored"
+    },
+}
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=BATCH_RESPONSES,
+    dependencies=[Depends(enforce_batch_limit)],
+)
+async def submit_batch(
+    body: BatchRequest, session: SessionDep, settings: SettingsDep, workflows: WorkflowsDep
+) -> BatchResult:
+    """Validate every item, commit them all in one transaction, then start their deliveries.
+
+    An item with an `idempotency_key` behaves as a single submit with that header: within
+    the key's TTL the same item replays its original message (`replayed`), another one fails
+    with an `error`, and the other items are stored all the same. An item whose workflow
+    Temporal did not start is stored all the same and answered `pending`.
+    """
+    return await accept_batch(body.messages, session, settings, workflows)
 
 
 @router.get("/{message_id}")

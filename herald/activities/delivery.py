@@ -12,6 +12,7 @@ from herald.activities.breaker import Outcome, ProviderBreaker
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import OutboundMessage, Provider
 from herald.core.contract import AttemptRequest, AttemptResult, DeliveryPolicy, Transition
+from herald.core.database import DATABASE_UNAVAILABLE
 from herald.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -22,6 +23,8 @@ from herald.core.errors import (
 __all__ = ["DeliveryActivities", "MessageNotFound"]
 
 log = logging.getLogger(__name__)
+
+DATABASE_WAIT_SECONDS = 5.0
 
 
 class MessageNotFound(ApplicationError):
@@ -55,7 +58,15 @@ class DeliveryActivities:
         """
         message_id = request.message_id
         attempt = request.attempts_before + activity.info().attempt
-        context = await self._projection.begin_attempt(message_id, attempt)
+        try:
+            context = await self._projection.begin_attempt(message_id, attempt)
+        except DATABASE_UNAVAILABLE as err:
+            # Nothing was sent: wait for the database without spending the retry budget.
+            log.warning(
+                "database unavailable, delivery waits",
+                extra={"message_id": message_id, "error": str(err)},
+            )
+            return AttemptResult(attempt=attempt, retry_after_seconds=DATABASE_WAIT_SECONDS)
         if context is None:
             raise MessageNotFound(message_id)
         outbound = OutboundMessage(

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from herald.core.database import DATABASE_UNAVAILABLE
 from herald.core.errors import ProblemError
 
 __all__ = ["install_problem_handlers", "problem_response"]
@@ -19,6 +20,7 @@ __all__ = ["install_problem_handlers", "problem_response"]
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def problem_response(
@@ -91,6 +93,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning(
+            "database unavailable",
+            extra={"method": request.method, "path": request.url.path, "error": repr(exc)},
+        )
+        return problem_response(
+            503,
+            "the database is unavailable, so the request was not carried out and nothing was "
+            "stored; try again",
+            instance=request.url.path,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
@@ -100,4 +115,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(HTTPException, on_http_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -21,7 +23,7 @@ from herald.core.contract import (
     sequence_workflow_id,
     workflow_id_for,
 )
-from herald.core.database import SessionFactory
+from herald.core.database import DATABASE_UNAVAILABLE, SessionFactory
 from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
 from herald.core.settings import Settings
@@ -29,7 +31,7 @@ from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
 
-__all__ = ["WorkflowGateway", "delivery_policy"]
+__all__ = ["WorkflowGateway", "delivery_policy", "mark_queued"]
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,14 @@ UPDATE_TIMEOUT = timedelta(seconds=10)
 """An update answers once the workflow has recorded the new status."""
 
 
-def _raise_unless_finished(err: RPCError | RuntimeError) -> None:
-    """A workflow that is gone (finished) is an answer; anything else, including a client
-    that could not connect (``RuntimeError``), means Temporal is not reachable right now."""
+TEMPORAL_UNAVAILABLE = (RPCError, RuntimeError, TimeoutError)
+"""A failed call, a client that never connected (``RuntimeError``), or no answer in time
+(the client retries a refused connection on its own, so calls are also bounded here)."""
+
+
+def _raise_unless_finished(err: Exception) -> None:
+    """A workflow that is gone (finished) is an answer; anything else means Temporal is not
+    reachable right now."""
     if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
         return
     raise ServiceUnavailable(
@@ -71,28 +78,44 @@ class WorkflowGateway:
         self._sequence_history_limit = settings.sequence_history_limit
 
     async def start(self, message: Message) -> bool:
-        """Start the message's workflow (a strict one joins its recipient's line) and mark
-        it ``queued``.
+        """Start the message's workflow and mark it ``queued``; False when Temporal could not
+        be reached and the message stays ``pending`` for the outbox relay.
 
-        Returns False, leaving the message ``pending`` for a later start, when Temporal
-        cannot be reached. Starting twice is harmless: the workflow id is the message id's,
-        and a line drops a sequence number it has already seen.
+        A database that fails right after the start leaves the row ``pending`` too (the
+        relay's next start of it is harmless), rather than failing a committed submit.
         """
+        if not await self.start_workflow(message):
+            return False
+        try:
+            async with self._sessions() as session:
+                await mark_queued(session, message)
+                await session.commit()
+        except DATABASE_UNAVAILABLE as err:
+            log.warning(
+                "message started but still marked pending",
+                extra={"message_id": str(message.id), "error": str(err)},
+            )
+        return True
+
+    async def start_workflow(self, message: Message) -> bool:
+        """Start the message's workflow (a strict one joins its recipient's line); False when
+        Temporal cannot be reached. Starting twice is harmless: the workflow id is the message
+        id's, and a line drops a sequence number it has already seen."""
         job = self._job(message)
         try:
-            if message.sequence_number is None:
-                await self._start_alone(job)
-            else:
-                await self._join_line(job)
+            async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
+                if message.sequence_number is None:
+                    await self._start_alone(job)
+                else:
+                    await self._join_line(job)
         except WorkflowAlreadyStartedError:
             pass
-        except (RPCError, RuntimeError) as err:  # RuntimeError: the client never connected
+        except TEMPORAL_UNAVAILABLE as err:
             log.warning(
                 "message stays pending, Temporal did not start it",
                 extra={"message_id": job.message_id, "error": str(err)},
             )
             return False
-        await self._mark_queued(message)
         return True
 
     def _job(self, message: Message) -> DeliveryJob:
@@ -136,8 +159,9 @@ class WorkflowGateway:
         """Signal the acknowledgment; False when the workflow has already finished."""
         handle = self._client.get_workflow_handle(workflow_id_for(message_id))
         try:
-            await handle.signal(MessageDelivery.acknowledge, rpc_timeout=RPC_TIMEOUT)
-        except (RPCError, RuntimeError) as err:
+            async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
+                await handle.signal(MessageDelivery.acknowledge, rpc_timeout=RPC_TIMEOUT)
+        except TEMPORAL_UNAVAILABLE as err:
             _raise_unless_finished(err)
             return False
         return True
@@ -156,31 +180,29 @@ class WorkflowGateway:
             else MessageDelivery.discard
         )
         try:
-            return await handle.execute_update(update, rpc_timeout=UPDATE_TIMEOUT)
+            async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
+                return await handle.execute_update(update, rpc_timeout=UPDATE_TIMEOUT)
         except WorkflowUpdateFailedError:
             return None
-        except (RPCError, RuntimeError) as err:
+        except TEMPORAL_UNAVAILABLE as err:
             _raise_unless_finished(err)
             return None
 
-    async def _mark_queued(self, message: Message) -> None:
-        """``pending`` → ``queued``, unless an activity has already moved it further."""
-        now = utcnow()
-        statement = (
-            update(Message)
-            .where(col(Message.id) == message.id)
-            .where(col(Message.status) == MessageStatus.PENDING)
-            .values(status=MessageStatus.QUEUED, updated_at=now)
-        )
-        async with self._sessions() as session:
-            result = await session.exec(statement)
-            await session.commit()
-            if result.rowcount:
-                message.status, message.updated_at = MessageStatus.QUEUED, now
-                return
-            current = await session.exec(
-                select(col(Message.status), col(Message.updated_at)).where(
-                    col(Message.id) == message.id
-                )
-            )
-            message.status, message.updated_at = current.one()
+
+async def mark_queued(session: AsyncSession, message: Message) -> None:
+    """``pending`` → ``queued`` in ``session``'s transaction, unless an activity has already
+    moved the message further; ``message`` is updated to what the row says."""
+    now = utcnow()
+    result = await session.exec(
+        update(Message)
+        .where(col(Message.id) == message.id)
+        .where(col(Message.status) == MessageStatus.PENDING)
+        .values(status=MessageStatus.QUEUED, updated_at=now)
+    )
+    if result.rowcount:
+        message.status, message.updated_at = MessageStatus.QUEUED, now
+        return
+    current = await session.exec(
+        select(col(Message.status), col(Message.updated_at)).where(col(Message.id) == message.id)
+    )
+    message.status, message.updated_at = current.one()

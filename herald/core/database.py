@@ -9,14 +9,30 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["SessionFactory", "create_engine", "migrate", "session_factory", "sessions"]
+__all__ = [
+    "DATABASE_UNAVAILABLE",
+    "SessionFactory",
+    "create_engine",
+    "migrate",
+    "session_factory",
+    "sessions",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+)
+"""What a database that is down or unreachable raises (a refused or dropped connection)."""
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

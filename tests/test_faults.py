@@ -1,0 +1,180 @@
+"""Fault injection with real processes: Temporal, PostgreSQL or a worker goes away while
+Herald is in use, and no accepted message is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from herald.api.app import create_app
+from herald.core.database import migrate
+from herald.core.settings import Settings
+from herald.devstack.ports import free_port
+from herald.devstack.postgres import EmbeddedPostgres
+from herald.devstack.temporal import TemporalDevServer
+from tests.gateway import ScriptedGateway
+from tests.servers import serving
+from tests.stack import API_KEY, Stack, running_herald
+
+FAULTS = {"outbox_interval_seconds": 1, "ack_timeout_seconds": 60}
+
+
+@contextlib.asynccontextmanager
+async def acking(stack: Stack, ids: Iterable[str]) -> AsyncIterator[None]:
+    """Ack each message once it awaits its ack, as a gateway would, for the block."""
+    waiting = set(ids)
+
+    async def ack_loop() -> None:
+        while True:
+            for message_id in list(waiting):
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await stack.api.get(f"/v1/messages/{message_id}")
+                    if response.status_code == 200 and response.json()["status"] == "awaiting_ack":
+                        await stack.api.post(f"/v1/messages/{message_id}/ack")
+                        waiting.discard(message_id)
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(ack_loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def all_delivered(stack: Stack, ids: Iterable[str], timeout: float = 60) -> None:
+    async with acking(stack, ids):
+        for message_id in ids:
+            await stack.wait_for_status(message_id, "delivered", timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def herald_on(settings: Settings) -> AsyncIterator[Stack]:
+    gateway = ScriptedGateway(secret=settings.require_provider_secret())
+    async with serving(gateway) as gateway_url:
+        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
+        async with running_herald(settings) as api:
+            yield Stack(api, settings, gateway)
+
+
+@pytest.fixture
+async def own_temporal(tmp_path: Path) -> AsyncIterator[TemporalDevServer]:
+    """A Temporal server of this test's own, on a file database so it survives a restart."""
+    server = TemporalDevServer(
+        f"127.0.0.1:{free_port()}", db_file=tmp_path / "temporal.db", ui_port=None
+    )
+    async with server:
+        yield server
+
+
+@pytest.fixture
+async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    async with EmbeddedPostgres(tmp_path / "postgres", free_port()) as server:
+        await migrate(server.url)
+        yield server
+
+
+@pytest.mark.parametrize("settings_overrides", [FAULTS])
+async def test_submits_while_temporal_is_down_are_delivered_when_it_is_back(
+    settings: Settings, own_temporal: TemporalDevServer
+) -> None:
+    settings = settings.model_copy(update={"temporal_address": own_temporal.address})
+    async with herald_on(settings) as stack:
+        before = await stack.submit()
+        await own_temporal.stop()
+        during = [await stack.submit(content=f"while down {i}") for i in range(3)]
+        assert {m["status"] for m in during} == {"pending"}
+        await own_temporal.start()
+        await all_delivered(stack, [before["id"], *(m["id"] for m in during)])
+
+
+@pytest.mark.parametrize("settings_overrides", [FAULTS])
+async def test_postgres_down_answers_503_then_recovers_losing_nothing(
+    settings: Settings, own_postgres: EmbeddedPostgres
+) -> None:
+    settings = settings.model_copy(update={"database_url": own_postgres.url})
+    async with herald_on(settings) as stack:
+        accepted = await stack.submit()
+        await stack.wait_for_status(accepted["id"], "awaiting_ack")
+        await own_postgres.stop()
+
+        refused = await stack.api.post(
+            "/v1/messages", json={"recipient": "+14155550123", "content": "db down"}
+        )
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) > 0
+        assert "database" in refused.json()["detail"]
+        ack = await stack.api.post(f"/v1/messages/{accepted['id']}/ack")
+        assert ack.status_code == 503
+
+        await own_postgres.start()
+        after = await stack.submit(content="db back")
+        await all_delivered(stack, [accepted["id"], after["id"]])
+        page = (await stack.api.get("/v1/messages")).json()
+        assert page["total"] == 2, "the refused submit stored nothing"
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The settings as the environment of a ``herald worker`` process."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HERALD_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = ",".join(value) if isinstance(value, list) else str(value)
+        env[f"HERALD_{name.upper()}"] = text
+    env["HERALD_WORKER_METRICS_PORT"] = str(free_port())
+    return env
+
+
+@contextlib.contextmanager
+def worker_process(settings: Settings) -> Any:
+    herald = Path(sys.executable).parent / "herald"  # the console script
+    process = subprocess.Popen([str(herald), "worker"], env=worker_environment(settings))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [FAULTS | {"max_concurrent_deliveries": 2, "provider_timeout_seconds": 2}],
+)
+async def test_a_killed_worker_loses_nothing(settings: Settings) -> None:
+    gateway = ScriptedGateway(secret=settings.require_provider_secret(), latency=0.3)
+    async with serving(gateway) as gateway_url:
+        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
+        async with (
+            serving(create_app(settings)) as url,
+            httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+            ) as api,
+        ):
+            stack = Stack(api, settings, gateway)
+            messages = [await stack.submit(content=f"load {i}") for i in range(12)]
+            with worker_process(settings) as first:
+                async with asyncio.timeout(30):
+                    while len(gateway.received) < 4:
+                        await asyncio.sleep(0.05)
+                first.kill()  # SIGKILL, mid-load
+                first.wait()
+            with worker_process(settings):
+                await all_delivered(stack, [m["id"] for m in messages], timeout=90)
+
+    for message in messages:
+        keys = {r.headers["idempotency-key"] for r in gateway.for_message(message["id"])}
+        assert keys == {message["id"]}

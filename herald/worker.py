@@ -6,6 +6,7 @@ import logging
 
 import httpx
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from herald.activities.breaker import ProviderBreaker
@@ -13,8 +14,9 @@ from herald.activities.delivery import DeliveryActivities
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import HttpProvider
 from herald.core.database import sessions
+from herald.core.metrics import logging_metrics
 from herald.core.settings import Settings
-from herald.core.temporal import connect
+from herald.core.temporal import connect, prometheus_runtime
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
 
@@ -60,12 +62,23 @@ def http_provider(settings: Settings, client: httpx.AsyncClient) -> HttpProvider
     )
 
 
+def sdk_runtime(settings: Settings) -> Runtime | None:
+    """The SDK runtime serving its metrics on ``HERALD_WORKER_METRICS_PORT``; ``None`` (the
+    default runtime, no endpoint) when that is unset. One per process: the port is bound."""
+    port = settings.worker_metrics_port
+    return prometheus_runtime(settings.api_host, port) if port is not None else None
+
+
 async def run_worker(settings: Settings) -> None:
-    """Run until cancelled; cancelling shuts the worker down gracefully."""
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    """Run until cancelled; cancelling shuts the worker down gracefully. Logs the metrics
+    summary every ``HERALD_METRICS_LOG_INTERVAL_SECONDS`` meanwhile."""
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, runtime=sdk_runtime(settings)
+    )
     async with (
         sessions(settings.require_database_url()) as session_factory,
         http_client(settings) as http,
+        logging_metrics(session_factory, settings),
     ):
         provider = http_provider(settings, http)
         breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)

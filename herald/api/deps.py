@@ -16,7 +16,14 @@ from herald.core.database import SessionFactory
 from herald.core.errors import Unauthorized
 from herald.core.settings import Settings
 
-__all__ = ["SessionDep", "SessionsDep", "SettingsDep", "WorkflowsDep", "require_api_key"]
+__all__ = [
+    "ServicesDep",
+    "SessionDep",
+    "SessionsDep",
+    "SettingsDep",
+    "WorkflowsDep",
+    "require_api_key",
+]
 
 
 def get_services(request: Request) -> Services:

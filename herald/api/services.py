@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from temporalio.client import Client
+
+from herald.api.prometheus import ApiMetrics
 from herald.api.workflows import WorkflowGateway
 from herald.core.database import SessionFactory
 from herald.core.settings import Settings
@@ -16,3 +19,6 @@ class Services:
     settings: Settings
     sessions: SessionFactory
     workflows: WorkflowGateway
+    temporal: Client
+    """The lazily connected client behind ``workflows``, for the readiness check."""
+    metrics: ApiMetrics

@@ -10,6 +10,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import Priority as TaskPriority
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from herald.core.contract import MessageStatus, Priority
 
@@ -21,6 +22,7 @@ __all__ = [
     "connect",
     "delivery_priority",
     "message_search_attributes",
+    "prometheus_runtime",
     "register_search_attributes",
     "workflow_priority",
 ]
@@ -59,10 +61,26 @@ def delivery_priority(priority: Priority) -> TaskPriority:
     )
 
 
-async def connect(address: str, namespace: str, *, lazy: bool = False) -> Client:
+async def connect(
+    address: str, namespace: str, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal; ``lazy`` defers the connection to the first call, so a process
-    can start while the server is still down."""
-    return await Client.connect(address, namespace=namespace, lazy=lazy)
+    can start while the server is still down. ``runtime``: the SDK's (its telemetry), when
+    not the default one."""
+    return await Client.connect(address, namespace=namespace, lazy=lazy, runtime=runtime)
+
+
+def prometheus_runtime(host: str, port: int) -> Runtime:
+    """An SDK runtime that serves the SDK's own metrics (workflow and activity task
+    latencies, slots, polls) for Prometheus on ``host:port``."""
+    metrics = PrometheusConfig(bind_address=f"{host}:{port}")
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    except ValueError as err:  # the SDK's way of saying it could not bind
+        raise RuntimeError(
+            f"cannot serve the Temporal SDK metrics on {host}:{port} ({err}); set "
+            "HERALD_WORKER_METRICS_PORT to a free port, or empty to turn them off"
+        ) from err
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:

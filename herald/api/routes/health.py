@@ -1,14 +1,88 @@
-"""``/health``: liveness of the process."""
+"""``/health``: liveness of the process, readiness of what it depends on.
+
+Both are unauthenticated, for load balancers and orchestrators.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
 from fastapi import APIRouter
+from sqlalchemy import literal
+from sqlmodel import select
+
+from herald.api.deps import ServicesDep
+from herald.api.schemas import Readiness
+from herald.api.services import Services
+from herald.core.errors import ServiceUnavailable
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/health", tags=["health"])
 
+CHECK_TIMEOUT_SECONDS = 2.0
+"""Each dependency's bound: a check that hangs counts as a failure."""
+OK = "ok"
+
+
+async def _database(services: Services) -> None:
+    async with services.sessions() as session:
+        await session.exec(select(literal(1)))
+
+
+async def _temporal(services: Services) -> None:
+    serving = await services.temporal.service_client.check_health(
+        timeout=timedelta(seconds=CHECK_TIMEOUT_SECONDS)
+    )
+    if not serving:
+        raise RuntimeError("the frontend reports it is not serving")
+
+
+CHECKS: dict[str, Callable[[Services], Awaitable[None]]] = {
+    "database": _database,
+    "temporal": _temporal,
+}
+
+
+async def _outcome(check: Awaitable[None]) -> str:
+    """``ok``, or what went wrong."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await check
+    except TimeoutError:
+        return f"error: no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as err:  # whatever fails, the dependency is not usable: report it
+        return f"error: {err}"
+    return OK
+
 
 @router.get("/live")
 async def live() -> dict[str, str]:
     return {"status": "ok"}
+
+
+READY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "A dependency did not answer in time: `detail` names it, `checks` "
+        "holds each one's outcome; `Retry-After` says when to ask again",
+        "content": {"application/problem+json": {}},
+    }
+}
+
+
+@router.get("/ready", responses=READY_RESPONSES)
+async def ready(services: ServicesDep) -> Readiness:
+    """200 when PostgreSQL and Temporal each answer within 2 s (checked concurrently)."""
+    outcomes = await asyncio.gather(*(_outcome(check(services)) for check in CHECKS.values()))
+    checks = dict(zip(CHECKS, outcomes, strict=True))
+    failing = [name for name, outcome in checks.items() if outcome != OK]
+    if failing:
+        raise ServiceUnavailable(
+            f"not ready: {' and '.join(failing)} did not answer",
+            headers={"Retry-After": "5"},
+            extensions={"checks": checks},
+        )
+    return Readiness(checks=checks)

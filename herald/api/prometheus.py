@@ -1,0 +1,181 @@
+"""The API's Prometheus exposition (``GET /metrics``).
+
+Two kinds of series:
+
+* from PostgreSQL, computed at scrape time (:func:`herald.core.metrics.summarize`), so every
+  API process answers the same numbers for the whole system: ``herald_queue_depth``,
+  ``herald_messages_delivered_per_second``, ``herald_circuit_breaker_state``, ...;
+* this process's own, in a registry per app (no global state, so a test can build several
+  apps): requests by route and status, their latency, and the process's CPU and memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from herald.core.metrics import MetricsSummary
+from herald.core.models import CircuitBreakerState
+
+__all__ = ["ApiMetrics", "RequestMetricsMiddleware"]
+
+UNMATCHED_ROUTE = "unmatched"
+"""The ``route`` label of a request no route matched: paths are not labels (unbounded)."""
+
+
+class ApiMetrics:
+    """This API process's own series, and the exposition of everything."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(namespace="herald", registry=self.registry)
+        self._requests = Counter(
+            "herald_api_requests",
+            "HTTP requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self._durations = Histogram(
+            "herald_api_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            ["route", "method"],
+            registry=self.registry,
+        )
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._requests.labels(route, method, str(status)).inc()
+        self._durations.labels(route, method).observe(seconds)
+
+    def exposition(self, summary: MetricsSummary, accept: str | None) -> tuple[bytes, str]:
+        """The body and its content type, in the format the scraper accepts (text or
+        OpenMetrics)."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(_Scrape(self.registry, SummaryCollector(summary))), content_type
+
+
+class _Scrape:
+    """One scrape's collectors, exposed as one (an OpenMetrics body has a single end)."""
+
+    def __init__(self, *collectors: Collector) -> None:
+        self._collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self._collectors:
+            yield from collector.collect()
+
+
+class SummaryCollector:
+    """The summary's numbers as gauges (ratios 0..1, durations in seconds)."""
+
+    def __init__(self, summary: MetricsSummary) -> None:
+        self._summary = summary
+
+    def collect(self) -> Iterator[Metric]:
+        summary = self._summary
+        yield _gauge(
+            "herald_metrics_window_seconds",
+            "Length of the sliding window of the windowed herald_ gauges",
+            summary.window_seconds,
+        )
+        yield _gauge(
+            "herald_messages_delivered_per_second",
+            "Messages delivered (acknowledged) in the window, per second",
+            summary.messages_per_second,
+        )
+        if summary.average_processing_time_ms is not None:
+            yield _gauge(
+                "herald_average_processing_time_seconds",
+                "Mean time from submit to acknowledgment of the messages delivered in the window",
+                summary.average_processing_time_ms / 1000,
+            )
+        yield _gauge(
+            "herald_retry_rate",
+            "Share of delivery attempts that were retries, among messages settled in the window",
+            summary.retry_rate,
+        )
+        yield _gauge(
+            "herald_failure_rate",
+            "Share of the messages settled in the window that were dead-lettered",
+            summary.failure_rate,
+        )
+        yield _labelled_gauge(
+            "herald_queue_depth",
+            "Messages under way now (pending to awaiting_ack), by priority",
+            ["priority"],
+            (([priority.value], count) for priority, count in summary.queue_depth.items()),
+        )
+        yield _labelled_gauge(
+            "herald_circuit_breaker_state",
+            "1 for each provider's current circuit breaker state, 0 for the others",
+            ["provider", "state"],
+            (
+                ([provider, state.value], float(state is current))
+                for provider, current in summary.circuit_breaker_state.items()
+                for state in CircuitBreakerState
+            ),
+        )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _labelled_gauge(
+    name: str,
+    documentation: str,
+    labels: list[str],
+    samples: Iterable[tuple[list[str], float]],
+) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation, labels=labels)
+    for values, value in samples:
+        gauge.add_metric(values, value)
+    return gauge
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every HTTP request by route template (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # unless a response starts: an unhandled error
+        started = time.perf_counter()
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = _route_template(scope)
+            self.metrics.observe(route, scope["method"], status, time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/messages/{message_id}``).
+
+    FastAPI's ``route.path`` leaves out the prefixes of the routers the route is included
+    through, so they are taken from the request path: all of it but the template's own
+    segments (each path parameter matches one segment; Herald has no ``:path`` ones).
+    """
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED_ROUTE
+    template: str = route.path
+    path: str = scope["path"]
+    prefix = path.rsplit("/", template.count("/"))[0]
+    return prefix + template

@@ -1,0 +1,47 @@
+"""Metrics: ``/v1/metrics`` (JSON summary) and ``/metrics`` (Prometheus exposition).
+
+Both compute the system's numbers from PostgreSQL (:mod:`herald.core.metrics`), so every API
+process answers the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from herald.api.deps import ServicesDep, SessionDep, SettingsDep
+from herald.api.schemas import MetricsSummaryPublic
+from herald.core.metrics import summarize
+
+__all__ = ["exposition_router", "router"]
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+"""Under ``/v1``, authenticated."""
+exposition_router = APIRouter(tags=["metrics"])
+"""At the root, unauthenticated, where Prometheus scrapes by default."""
+
+
+@router.get("")
+async def metrics_summary(session: SessionDep, settings: SettingsDep) -> MetricsSummaryPublic:
+    """Throughput, latency, retry and failure rates over the sliding window
+    (`HERALD_METRICS_WINDOW_SECONDS`); queue depth and circuit breakers as they are now."""
+    return MetricsSummaryPublic(**asdict(await summarize(session, settings)))
+
+
+@exposition_router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
+)
+async def prometheus_metrics(
+    session: SessionDep,
+    services: ServicesDep,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The `herald_` series: the summary's numbers as gauges, and this API process's request
+    counters and latency histograms. Text format, or OpenMetrics when the scraper asks."""
+    summary = await summarize(session, services.settings)
+    body, content_type = services.metrics.exposition(summary, accept)
+    return Response(body, media_type=content_type)

@@ -32,7 +32,8 @@ def items(recipient: str, count: int, **fields: Any) -> list[dict[str, Any]]:
 
 async def post_batch(stack: Stack, messages: list[dict[str, Any]]) -> httpx.Response:
     """The answer waits for every workflow start: 1000 take seconds on a busy dev server."""
-    return await stack.api.post("/v1/messages/batch", json={"messages": messages}, timeout=30)
+    # 1000 workflow starts on a busy dev server can take a while; the answer waits for them.
+    return await stack.api.post("/v1/messages/batch", json={"messages": messages}, timeout=120)
 
 
 async def stored_for(stack: Stack, recipient: str) -> list[dict[str, Any]]:

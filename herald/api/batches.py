@@ -22,7 +22,7 @@ from herald.api.workflows import WorkflowGateway
 from herald.core.errors import Conflict, PayloadTooLarge
 from herald.core.settings import Settings
 
-__all__ = ["MAX_CONCURRENT_STARTS", "accept_batch", "enforce_batch_limit"]
+__all__ = ["MAX_CONCURRENT_STARTS", "accept_batch", "enforce_batch_limit", "refuse_repeated_keys"]
 
 MAX_CONCURRENT_STARTS = 50
 """Workflow starts in flight at once for one batch."""
@@ -49,9 +49,8 @@ async def accept_batch(
     settings: Settings,
     workflows: WorkflowGateway,
 ) -> BatchResult:
-    """Store the valid ``items`` in one transaction, start the new messages' workflows, and
-    answer a result per item."""
-    _refuse_repeated_keys(items)
+    """Store the valid ``items`` (see :func:`refuse_repeated_keys`) in one transaction, start
+    the new messages' workflows, and answer a result per item."""
     drafts = [Draft.of(item, settings, item.idempotency_key) for item in items]
     outcomes = await store_all(session, drafts, settings)
     stored = [o.message for o in outcomes if isinstance(o, Submission) and not o.replayed]
@@ -63,7 +62,7 @@ async def accept_batch(
     )
 
 
-def _refuse_repeated_keys(items: Sequence[BatchItem]) -> None:
+def refuse_repeated_keys(items: Sequence[BatchItem]) -> None:
     """422, as for any invalid field, when an item repeats an earlier item's key."""
     first_with: dict[str, int] = {}
     errors: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@
         ├── NotFound                  404
         ├── Conflict                  409
         ├── PayloadTooLarge           413
+        ├── TooManyRequests           429, with Retry-After
         └── ServiceUnavailable        503
 
 Activities turn a ``DeliveryError`` into a Temporal ``ApplicationError`` whose ``type`` is the
@@ -36,6 +37,7 @@ __all__ = [
     "ProblemError",
     "RecoverableDeliveryError",
     "ServiceUnavailable",
+    "TooManyRequests",
     "TransientDeliveryError",
     "Unauthorized",
 ]
@@ -126,6 +128,16 @@ class Conflict(ProblemError):
 class PayloadTooLarge(ProblemError):
     status = 413
     title = "Content Too Large"
+
+
+class TooManyRequests(ProblemError):
+    """Over a rate limit; ``Retry-After`` is the whole seconds until the request can pass."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class ServiceUnavailable(ProblemError):

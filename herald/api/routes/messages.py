@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Response, status
 from sqlmodel import col
 
-from herald.api.batches import accept_batch, enforce_batch_limit
+from herald.api.batches import accept_batch, enforce_batch_limit, refuse_repeated_keys
 from herald.api.deps import SessionDep, SettingsDep, WorkflowsDep
 from herald.api.idempotency import Draft, store_once
 from herald.api.queries import Pagination, page_of_messages, sort_order
+from herald.api.ratelimit import QuotaDep
 from herald.api.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -51,6 +52,10 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_409_CONFLICT: {
         "description": "The `Idempotency-Key` is held by a different request until it expires"
     },
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "description": "This API key is over its rate limit (`high` priority is not limited); "
+        "nothing was stored; `Retry-After` says when to try again"
+    },
 }
 
 
@@ -61,13 +66,16 @@ async def submit_message(
     session: SessionDep,
     settings: SettingsDep,
     workflows: WorkflowsDep,
+    quota: QuotaDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> MessagePublic:
     """Commit the message, then start its delivery; 202 means it is stored durably.
 
     With an ``Idempotency-Key`` seen within ``HERALD_IDEMPOTENCY_TTL_HOURS``, the same body
     answers 200 with the original message and starts nothing; another body answers 409.
+    Unless it is ``high`` priority it counts against the API key's rate limit (429 over it).
     """
+    quota.spend([body])
     submission = await store_once(session, Draft.of(body, settings, idempotency_key), settings)
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
@@ -86,6 +94,7 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "An invalid item (each listed by `index` and `field`), or two items "
         "with one `idempotency_key`; nothing was stored"
     },
+    status.HTTP_429_TOO_MANY_REQUESTS: SUBMIT_RESPONSES[status.HTTP_429_TOO_MANY_REQUESTS],
 }
 
 
@@ -96,15 +105,22 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     dependencies=[Depends(enforce_batch_limit)],
 )
 async def submit_batch(
-    body: BatchRequest, session: SessionDep, settings: SettingsDep, workflows: WorkflowsDep
+    body: BatchRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    workflows: WorkflowsDep,
+    quota: QuotaDep,
 ) -> BatchResult:
     """Validate every item, commit them all in one transaction, then start their deliveries.
 
     An item with an `idempotency_key` behaves as a single submit with that header: within
     the key's TTL the same item replays its original message (`replayed`), another one fails
     with an `error`, and the other items are stored all the same. An item whose workflow
-    Temporal did not start is stored all the same and answered `pending`.
+    Temporal did not start is stored all the same and answered `pending`. The items other
+    than `high` ones count against the API key's rate limit: over it, nothing is stored (429).
     """
+    refuse_repeated_keys(body.messages)
+    quota.spend(body.messages)
     return await accept_batch(body.messages, session, settings, workflows)
 
 

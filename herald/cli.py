@@ -41,7 +41,7 @@ async def _worker(settings: Settings) -> None:
 
 async def _simulator(settings: Settings) -> None:
     app = create_simulator_app(settings)
-    await until_signal(serve(asgi_server(app, "127.0.0.1", settings.simulator_port)))
+    await until_signal(serve(asgi_server(app, settings.simulator_host, settings.simulator_port)))
 
 
 async def _migrate(settings: Settings) -> None:

@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import delete
+from sqlmodel import col, delete, select
 
 from herald.api.app import create_app
 from herald.core import webhooks
+from herald.core.contract import MessageStatus
 from herald.core.database import sessions
-from herald.core.models import CircuitBreaker
+from herald.core.models import CircuitBreaker, IdempotencyKey, Message
 from herald.core.settings import Settings
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
@@ -72,13 +73,14 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(
+async def settings(
     postgres_server: EmbeddedPostgres,
     temporal_server: TemporalDevServer,
     settings_overrides: dict[str, Any],
-) -> Settings:
+) -> AsyncIterator[Settings]:
     """Short durations (timers on the dev server have about one-second granularity) and a
-    fresh task queue, so tests do not see each other's workflows."""
+    fresh task queue, so tests do not see each other's workflows. Messages a test leaves
+    ``pending`` are removed afterwards, or the next test's outbox relay would start them."""
     defaults: dict[str, Any] = {
         "database_url": postgres_server.url,
         "temporal_address": temporal_server.address,
@@ -90,8 +92,21 @@ def settings(
         "base_retry_delay_seconds": 1,
         "max_retry_delay_seconds": 2,
         "ack_timeout_seconds": 2,
+        "worker_metrics_port": None,  # several workers run in this process: no port each
     }
-    return Settings(_env_file=None, **(defaults | settings_overrides))
+    settings = Settings(_env_file=None, **(defaults | settings_overrides))
+    yield settings
+    await remove_pending_messages(settings)
+
+
+async def remove_pending_messages(settings: Settings) -> None:
+    async with sessions(settings.require_database_url()) as factory, factory() as session:
+        pending = select(Message.id).where(col(Message.status) == MessageStatus.PENDING)
+        await session.exec(
+            delete(IdempotencyKey).where(col(IdempotencyKey.message_id).in_(pending))
+        )
+        await session.exec(delete(Message).where(col(Message.id).in_(pending)))
+        await session.commit()
 
 
 @asynccontextmanager

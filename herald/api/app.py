@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
 from herald.api.deps import require_api_key
+from herald.api.outbox import OutboxRelay
 from herald.api.problems import install_problem_handlers
-from herald.api.routes import acks, circuit_breakers, dead_letters, health, messages
+from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
+from herald.api.ratelimit import RateLimiter
+from herald.api.routes import acks, circuit_breakers, dead_letters, health, messages, metrics
 from herald.api.services import Services
 from herald.api.workflows import WorkflowGateway
 from herald.core.database import create_engine, session_factory
@@ -20,17 +25,25 @@ __all__ = ["create_app"]
 
 
 def create_app(settings: Settings) -> FastAPI:
+    api_metrics = ApiMetrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.require_database_url())
         sessions = session_factory(engine)
         client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
+        workflows = WorkflowGateway(client, sessions, settings)
         app.state.services = Services(
-            settings, sessions, WorkflowGateway(client, sessions, settings)
+            settings, sessions, workflows, temporal=client, metrics=api_metrics
         )
+        relay = OutboxRelay(sessions, workflows, settings.outbox_interval_seconds)
+        relaying = asyncio.create_task(relay.run(), name="outbox relay")
         try:
             yield
         finally:
+            relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying
             await engine.dispose()
 
     app = FastAPI(
@@ -39,12 +52,16 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     install_problem_handlers(app)
+    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
     v1.include_router(messages.router)
     v1.include_router(acks.router)
     v1.include_router(dead_letters.router)
     v1.include_router(circuit_breakers.router)
+    v1.include_router(metrics.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(metrics.exposition_router)
     return app

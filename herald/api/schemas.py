@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from herald.core.contract import MessageStatus
+from herald.core.contract import MessageStatus, Priority
 from herald.core.models import CircuitBreakerState, MessageCreate, MessagePublic
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "DeadLetterResult",
     "MessageIds",
     "MessagePage",
+    "MetricsSummaryPublic",
+    "Readiness",
 ]
 
 MAX_IDS_PER_CALL = 1000
@@ -150,3 +152,40 @@ class BatchResult(BaseModel):
     succeeded: int
     failed: int
     results: list[BatchItemResult]
+
+
+class Readiness(BaseModel):
+    """Every dependency answered in time."""
+
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str] = Field(description="Each dependency checked: `ok`")
+
+
+class MetricsSummaryPublic(BaseModel):
+    """The system's numbers from PostgreSQL, the same from every API process. Windowed ones
+    cover the last `window_seconds` (`HERALD_METRICS_WINDOW_SECONDS`); a message *settled* in
+    the window was delivered (`delivered_at` in it) or dead-lettered (and not changed since)
+    in it."""
+
+    window_seconds: float
+    delivered: int = Field(description="Messages delivered in the window")
+    dead_lettered: int = Field(description="Messages dead-lettered in the window")
+    messages_per_second: float = Field(description="`delivered` ÷ `window_seconds`")
+    average_processing_time_ms: float | None = Field(
+        description="Mean submit-to-acknowledgment time of the messages delivered in the "
+        "window; null when none were"
+    )
+    queue_depth: dict[Priority, int] = Field(
+        description="Messages under way now (`pending`, `queued`, `sending`, `retrying`, "
+        "`awaiting_ack`), by priority"
+    )
+    retry_rate: float = Field(
+        description="Share of delivery attempts that were retries, among the messages settled "
+        "in the window: sum(retry_count) ÷ sum(retry_count + 1)"
+    )
+    failure_rate: float = Field(
+        description="`dead_lettered` ÷ (`delivered` + `dead_lettered`); 0 when none settled"
+    )
+    circuit_breaker_state: dict[str, CircuitBreakerState] = Field(
+        description="Each provider's breaker state now"
+    )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import Column, DateTime, Enum, Index, Text
+from sqlalchemy import Column, DateTime, Enum, Index, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -77,6 +77,11 @@ class Message(MessageBase, table=True):
     __table_args__ = (
         Index("ix_messages_status_next_retry_at", "status", "next_retry_at"),
         Index("ix_messages_recipient_created_at", "recipient", "created_at"),
+        Index(
+            "ix_messages_delivered_at",
+            "delivered_at",
+            postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     circuit_breaker_sample_size: int = Field(default=10, ge=1, le=1000)
     circuit_breaker_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    """How often each API process looks for ``pending`` messages to start."""
     batch_size_limit: int = Field(default=1000, ge=1)
     ordering_mode: OrderingMode = "best_effort"
     sequence_history_limit: int = Field(default=2000, ge=20)
@@ -58,7 +60,15 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
+    metrics_window_seconds: float = Field(default=300.0, gt=0)
+    """The sliding window of ``GET /v1/metrics``, ``GET /metrics`` and the worker's log line."""
+    worker_metrics_port: int | None = Field(default=9464, ge=1, le=65535)
+    """Where the worker serves the Temporal SDK's Prometheus metrics (on ``api_host``);
+    ``None`` (an empty ``HERALD_WORKER_METRICS_PORT``) turns the endpoint off."""
 
+    simulator_host: str = "127.0.0.1"
+    """Where ``herald simulator`` listens (``0.0.0.0`` in a container); ``herald dev``
+    keeps its simulator on the loopback."""
     simulator_port: int = 8099
     simulator_latency_seconds: float = Field(default=0.05, ge=0)
     simulator_ack_delay_seconds: float = Field(default=0.5, ge=0)
@@ -73,6 +83,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("worker_metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

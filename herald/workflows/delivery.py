@@ -124,6 +124,7 @@ class MessageDelivery:
                 return await self._dead_letter(job, *_describe(err))
             if result.retry_after_seconds is not None:
                 attempts = result.attempt - 1  # a deferral spends nothing
+                self._set_status(MessageStatus.RETRYING)
                 wait = timedelta(seconds=result.retry_after_seconds)
                 if workflow.now() + wait >= expires_at:
                     return await self._expired_before_delivery(job)

@@ -1,0 +1,25 @@
+"""The bare baseline: a workflow with one no-op activity, nothing else.
+
+Deterministic code only (the workflow sandbox re-imports this module): the worker that runs it
+lives in :mod:`bench.workers`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+__all__ = ["BaselineWorkflow", "noop"]
+
+
+@activity.defn
+async def noop() -> None:
+    """Does nothing: the baseline measures Temporal's cost of one activity."""
+
+
+@workflow.defn
+class BaselineWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=10))

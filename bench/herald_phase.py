@@ -1,0 +1,156 @@
+"""Herald's part of the run: submit N messages one by one with bounded concurrency, wait until
+PostgreSQL says all are delivered, and measure; then the accept time of one batch, with no
+worker running (the API's own work: validate, store, start the workflows)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from bench.cpu import cpu_delta
+from bench.database import (
+    StatementCount,
+    delivered_rows,
+    reset_statement_stats,
+    statement_counts,
+    status_counts,
+)
+from bench.history import history_stats
+from bench.stack import BenchStack
+from bench.stats import (
+    BatchResult,
+    DatabaseStats,
+    HeraldResult,
+    StatementStat,
+    percentiles,
+    throughput,
+)
+from bench.workers import RunningWorker, herald_worker, wait_for_pollers
+from herald.core.contract import MessageStatus, workflow_id_for
+
+__all__ = ["accept_batch", "run_herald"]
+
+POLL_SECONDS = 0.2
+TOP_STATEMENTS = 12
+
+
+@dataclass(frozen=True)
+class Submission:
+    message_id: str
+    sent_at: float
+    """POSIX time the request was sent."""
+    response_seconds: float
+
+
+def message_body(index: int) -> dict[str, str]:
+    return {"recipient": f"+1415555{index % 10_000:04d}", "content": f"Benchmark message {index}"}
+
+
+async def run_herald(
+    stack: BenchStack,
+    api: httpx.AsyncClient,
+    count: int,
+    concurrency: int,
+    history_sample: int,
+    timeout: float,
+) -> HeraldResult:
+    """Herald's run, with Herald's worker started for it and stopped after it."""
+    settings = stack.settings
+    async with herald_worker(stack.mode, settings, stack.settings_file) as worker:
+        await wait_for_pollers(stack.temporal, settings.task_queue, worker)
+        await reset_statement_stats(stack.database)
+        cpu_before = stack.cpu(worker)
+        submissions = await submit_all(api, count, concurrency)
+        await wait_until_delivered(stack, worker, count, timeout)
+        cpu = cpu_delta(cpu_before, stack.cpu(worker))
+        statements = await statement_counts(stack.database)
+        rows = await delivered_rows(stack.database)
+        workflow_ids = [workflow_id_for(str(row.id)) for row in rows]
+        # While the worker runs: a delivered message's workflow may still be finishing.
+        history = await history_stats(stack.temporal, workflow_ids, history_sample)
+    arrivals = stack.arrivals.arrivals
+    return HeraldResult(
+        throughput=throughput(
+            min(s.sent_at for s in submissions), [row.delivered_at.timestamp() for row in rows]
+        ),
+        submit_response=percentiles([s.response_seconds for s in submissions]),
+        submit_to_provider=percentiles(
+            [arrivals[str(row.id)] - row.created_at.timestamp() for row in rows]
+        ),
+        submit_to_delivered=percentiles(
+            [(row.delivered_at - row.created_at).total_seconds() for row in rows]
+        ),
+        history=history,
+        database=database_stats(statements, len(rows)),
+        cpu_seconds=cpu,
+    )
+
+
+async def submit_all(api: httpx.AsyncClient, count: int, concurrency: int) -> list[Submission]:
+    """``POST /v1/messages`` ``count`` times, ``concurrency`` at once; any answer but 202
+    fails the run."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def submit(index: int) -> Submission:
+        async with limit:
+            sent_at, started = time.time(), time.perf_counter()
+            response = await api.post("/v1/messages", json=message_body(index))
+            elapsed = time.perf_counter() - started
+        if response.status_code != httpx.codes.ACCEPTED:
+            raise RuntimeError(f"submit answered {response.status_code}: {response.text[:300]}")
+        return Submission(response.json()["id"], sent_at, elapsed)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(submit(index)) for index in range(count)]
+    return [task.result() for task in tasks]
+
+
+async def wait_until_delivered(
+    stack: BenchStack, worker: RunningWorker, count: int, timeout: float
+) -> None:
+    """Until ``count`` messages are delivered; fails on a dead letter or after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (statuses := await status_counts(stack.database)).get("delivered", 0) < count:
+        worker.check()
+        if statuses.get(MessageStatus.DEAD_LETTERED, 0) or loop.time() >= deadline:
+            raise RuntimeError(f"not all {count} messages were delivered: {statuses}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def database_stats(statements: list[StatementCount], delivered: int) -> DatabaseStats:
+    calls = sum(statement.calls for statement in statements)
+    server_ms = sum(statement.total_ms for statement in statements)
+    top = [
+        StatementStat(
+            _one_line(statement.query),
+            round(statement.calls / delivered, 2),
+            round(statement.total_ms / statement.calls, 3),
+        )
+        for statement in statements[:TOP_STATEMENTS]
+    ]
+    return DatabaseStats(round(calls / delivered, 1), round(server_ms / delivered, 2), top)
+
+
+def _one_line(query: str, width: int = 160) -> str:
+    line = re.sub(r"\s+", " ", query).strip()
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+async def accept_batch(api: httpx.AsyncClient, size: int) -> BatchResult:
+    """Time ``POST /v1/messages/batch`` with ``size`` messages; an API without the route
+    (404 or 405) is reported, not a failure."""
+    body = {"messages": [message_body(index) for index in range(size)]}
+    started = time.perf_counter()
+    response = await api.post("/v1/messages/batch", json=body)
+    seconds = round(time.perf_counter() - started, 3)
+    status = response.status_code
+    if status in (httpx.codes.NOT_FOUND, httpx.codes.METHOD_NOT_ALLOWED):
+        return BatchResult(size, status, None, "batch endpoint not available")
+    if not response.is_success:
+        return BatchResult(size, status, None, f"refused: {response.text[:300]}")
+    return BatchResult(size, status, seconds, "accepted")

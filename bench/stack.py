@@ -1,0 +1,132 @@
+"""The servers the benchmark drives, started in a work directory and stopped in reverse order
+at the end, on failure or on Ctrl-C: an embedded PostgreSQL (migrated, with
+``pg_stat_statements``), a Temporal dev server on a file database (the DESIGN §9 flags), and
+Herald's API and the provider simulator in this process. Each run starts its own worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
+from temporalio.client import Client
+
+from bench.arrivals import ArrivalRecorder
+from bench.cpu import cpu_by_part
+from bench.database import bench_engine, enable_statement_stats
+from bench.workers import RunningWorker, WorkerMode, write_settings
+from herald.api.app import create_app
+from herald.core import webhooks
+from herald.core.database import migrate
+from herald.core.settings import Settings
+from herald.core.temporal import connect, register_search_attributes
+from herald.devstack.ports import free_port
+from herald.devstack.postgres import EmbeddedPostgres
+from herald.devstack.simulator import create_simulator_app
+from herald.devstack.temporal import TemporalDevServer
+from herald.lifecycle import asgi_server, serve
+
+__all__ = ["BenchStack", "running_stack"]
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class BenchStack:
+    """The running servers: ``database`` is the benchmark's own engine, ``arrivals`` the
+    simulator's record of first delivery attempts, ``mode`` how runs start their workers."""
+
+    mode: WorkerMode
+    settings: Settings
+    settings_file: Path
+    temporal: Client
+    database: AsyncEngine
+    arrivals: ArrivalRecorder
+
+    def cpu(self, worker: RunningWorker) -> dict[str, float]:
+        """CPU seconds so far by part of the stack, ``worker`` included (see
+        :mod:`bench.cpu`)."""
+        own = "benchmark process: API, simulator, load"
+        if worker.pid is None:
+            return cpu_by_part(f"{own}, {worker.name}", {})
+        return cpu_by_part(own, {worker.pid: worker.name})
+
+
+def bench_settings(database_url: str, temporal: TemporalDevServer, workdir: Path) -> Settings:
+    """Fresh credentials and ports, deliveries to the simulator, which answers and acks at
+    once. Settings not named here come from ``HERALD_*`` variables or the defaults."""
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        temporal_address=temporal.address,
+        temporal_namespace=temporal.namespace,
+        task_queue="herald-bench",
+        api_keys=[secrets.token_urlsafe(32)],
+        api_host=HOST,
+        api_port=free_port(),
+        data_dir=workdir,
+        provider_url=None,
+        provider_secret=webhooks.generate_secret(),
+        simulator_port=free_port(),
+        simulator_ack_url=None,
+        simulator_latency_seconds=0,
+        simulator_ack_delay_seconds=0,
+        simulator_transient_failure_rate=0,
+        simulator_permanent_failure_rate=0,
+    )
+
+
+@asynccontextmanager
+async def running_stack(workdir: Path, mode: WorkerMode) -> AsyncIterator[BenchStack]:
+    async with AsyncExitStack() as stack:
+        postgres = EmbeddedPostgres(workdir / "postgres", free_port())
+        stack.push_async_callback(postgres.stop)
+        await postgres.start()
+        await enable_statement_stats(postgres)
+        await migrate(postgres.url)
+        temporal = TemporalDevServer(
+            f"{HOST}:{free_port()}",
+            db_file=workdir / "temporal.db",
+            ui_port=None,
+            log_file=workdir / "temporal.log",
+        )
+        stack.push_async_callback(temporal.stop)
+        await temporal.start()
+        client = await connect(temporal.address, temporal.namespace)
+        await register_search_attributes(client, temporal.namespace)
+        settings = bench_settings(postgres.url, temporal, workdir)
+        settings_file = write_settings(settings, workdir / "settings.json")
+        database = bench_engine(postgres.url)
+        stack.push_async_callback(database.dispose)
+        arrivals = ArrivalRecorder(create_simulator_app(settings))
+        await stack.enter_async_context(hosted(create_app(settings), HOST, settings.api_port))
+        await stack.enter_async_context(
+            hosted(arrivals, HOST, settings.simulator_port, access_log=False)
+        )
+        yield BenchStack(mode, settings, settings_file, client, database, arrivals)
+
+
+@asynccontextmanager
+async def hosted(
+    app: ASGIApp, host: str, port: int, *, access_log: bool = True
+) -> AsyncIterator[None]:
+    """Serve ``app`` for the block (Herald's :func:`herald.lifecycle.serve`)."""
+    server = asgi_server(app, host, port, access_log=access_log)
+    task = asyncio.create_task(serve(server))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError(f"the server on {host}:{port} stopped while starting")
+            await asyncio.sleep(0.05)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,145 @@
+"""The figures of a run and the arithmetic behind them (percentiles, rates, timelines)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "BaselineResult",
+    "BatchResult",
+    "BenchResult",
+    "DatabaseStats",
+    "HeraldResult",
+    "HistoryStats",
+    "Parameters",
+    "Percentiles",
+    "StatementStat",
+    "Throughput",
+    "percentiles",
+    "throughput",
+]
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """Milliseconds."""
+
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """``count`` completions in ``seconds`` from the first start to the last completion;
+    ``timeline`` counts the completions in each second from the first start."""
+
+    count: int
+    seconds: float
+    per_second: float
+    timeline: list[int]
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """Temporal history events per workflow, over a sample of ``sample`` workflows."""
+
+    sample: int
+    mean_events: float
+    by_type: dict[str, float]
+
+
+@dataclass(frozen=True)
+class StatementStat:
+    query: str
+    calls_per_message: float
+    mean_ms: float
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    """PostgreSQL statements per delivered message (BEGIN and COMMIT count as statements)."""
+
+    statements_per_message: float
+    server_ms_per_message: float
+    top: list[StatementStat]
+
+
+@dataclass(frozen=True)
+class HeraldResult:
+    throughput: Throughput
+    submit_response: Percentiles
+    """Round trip of ``POST /v1/messages`` seen by the client."""
+    submit_to_provider: Percentiles
+    """From the row's ``created_at`` to the first delivery attempt reaching the simulator."""
+    submit_to_delivered: Percentiles
+    """``delivered_at - created_at``."""
+    history: HistoryStats
+    database: DatabaseStats
+    cpu_seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    run: str
+    """``before`` or ``after`` Herald's run."""
+    throughput: Throughput
+    history: HistoryStats
+    cpu_seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    size: int
+    status_code: int | None
+    seconds: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Parameters:
+    messages: int
+    concurrency: int
+    worker_mode: str
+    history_sample: int
+    cpu_cores: int
+    max_concurrent_deliveries: int
+    python: str
+    temporalio: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    started_at: str
+    parameters: Parameters
+    herald: HeraldResult
+    baselines: list[BaselineResult]
+    baseline_per_second: float
+    """Mean of the baseline runs."""
+    ratio: float
+    """Herald messages/s ÷ baseline workflows/s."""
+    batch: BatchResult
+    notes: list[str] = field(default_factory=list)
+
+
+def percentiles(seconds: Sequence[float]) -> Percentiles:
+    """p50 / p95 / p99 / max of durations given in seconds (at least one), in milliseconds."""
+    values = sorted(seconds) * (2 if len(seconds) == 1 else 1)  # quantiles needs two
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    chosen = (cuts[49], cuts[94], cuts[98], values[-1])
+    return Percentiles(*(round(value * 1000, 1) for value in chosen))
+
+
+def throughput(started: float, completions: Sequence[float]) -> Throughput:
+    """From the first start (POSIX time) and the completion times."""
+    seconds = max(completions) - started
+    timeline = [0] * (math.floor(seconds) + 1)
+    for completed in completions:
+        timeline[max(0, math.floor(completed - started))] += 1
+    rate = len(completions) / seconds
+    return Throughput(len(completions), round(seconds, 3), round(rate, 1), timeline)

@@ -76,7 +76,8 @@ async def run_worker(settings: Settings) -> None:
         settings.temporal_address, settings.temporal_namespace, runtime=sdk_runtime(settings)
     )
     async with (
-        sessions(settings.require_database_url()) as session_factory,
+        # Activities retry on a dead connection, so no ping on every checkout.
+        sessions(settings.require_database_url(), pre_ping=False) as session_factory,
         http_client(settings) as http,
         logging_metrics(session_factory, settings),
     ):

@@ -14,7 +14,6 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.api.bounded import map_bounded
 from herald.api.deps import SettingsDep
 from herald.api.idempotency import Draft, Outcome, Submission, store_all
 from herald.api.schemas import BatchItem, BatchItemResult, BatchResult
@@ -22,11 +21,7 @@ from herald.api.workflows import WorkflowGateway
 from herald.core.errors import Conflict, PayloadTooLarge
 from herald.core.settings import Settings
 
-__all__ = ["MAX_CONCURRENT_STARTS", "accept_batch", "enforce_batch_limit", "refuse_repeated_keys"]
-
-MAX_CONCURRENT_STARTS = 50
-"""Workflow starts in flight at once for one batch."""
-
+__all__ = ["accept_batch", "enforce_batch_limit", "refuse_repeated_keys"]
 
 async def enforce_batch_limit(request: Request, settings: SettingsDep) -> None:
     """413 for more items than ``HERALD_BATCH_SIZE_LIMIT``, counted in the parsed JSON before
@@ -54,7 +49,7 @@ async def accept_batch(
     drafts = [Draft.of(item, settings, item.idempotency_key) for item in items]
     outcomes = await store_all(session, drafts, settings)
     stored = [o.message for o in outcomes if isinstance(o, Submission) and not o.replayed]
-    await map_bounded(workflows.start, stored, MAX_CONCURRENT_STARTS)
+    await workflows.start(stored)
     results = [_result(index, outcome) for index, outcome in enumerate(outcomes)]
     failed = sum(result.error is not None for result in results)
     return BatchResult(

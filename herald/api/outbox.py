@@ -52,7 +52,6 @@ class OutboxRelay:
 
     async def sweep(self) -> int:
         """Start up to ``BATCH_SIZE`` pending messages, oldest first; how many were started."""
-        started = 0
         async with self._sessions() as session:
             pending = await session.exec(
                 select(Message)
@@ -62,13 +61,13 @@ class OutboxRelay:
                 .limit(BATCH_SIZE)
                 .with_for_update(skip_locked=True)
             )
+            started = []
             for message in pending.all():
                 if not await self._workflows.start_workflow(message):
                     break  # Temporal is not answering: try again after the interval
-                await mark_queued(session, message)
-                log.info(
-                    "outbox relay started a pending message", extra={"message_id": str(message.id)}
-                )
-                started += 1
+                started.append(message)
+            if started:
+                await mark_queued(session, started)
+                log.info("outbox relay started pending messages", extra={"count": len(started)})
             await session.commit()
-        return started
+        return len(started)

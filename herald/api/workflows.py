@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -14,6 +15,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from herald.api.bounded import map_bounded
 from herald.core.contract import (
     DeadLetterAction,
     DeliveryJob,
@@ -35,6 +37,8 @@ __all__ = ["WorkflowGateway", "delivery_policy", "mark_queued"]
 
 log = logging.getLogger(__name__)
 
+MAX_CONCURRENT_STARTS = 50
+"""Workflow starts in flight at once for one request."""
 RPC_TIMEOUT = timedelta(seconds=3)
 """A Temporal that does not answer must not stall the API: the row stays ``pending``."""
 UPDATE_TIMEOUT = timedelta(seconds=10)
@@ -77,25 +81,24 @@ class WorkflowGateway:
         self._policy = delivery_policy(settings)
         self._sequence_history_limit = settings.sequence_history_limit
 
-    async def start(self, message: Message) -> bool:
-        """Start the message's workflow and mark it ``queued``; False when Temporal could not
-        be reached and the message stays ``pending`` for the outbox relay.
+    async def start(self, messages: Sequence[Message]) -> None:
+        """Start the messages' workflows, a bounded number at a time, and mark those started
+        ``queued`` in one update; a message Temporal did not take stays ``pending`` for the
+        outbox relay. ``messages`` are updated to the status their rows have.
 
-        A database that fails right after the start leaves the row ``pending`` too (the
-        relay's next start of it is harmless), rather than failing a committed submit.
+        A database that fails right after the starts leaves the rows ``pending`` too (the
+        relay's next start of them is harmless), rather than failing a committed submit.
         """
-        if not await self.start_workflow(message):
-            return False
+        outcomes = await map_bounded(self.start_workflow, messages, MAX_CONCURRENT_STARTS)
+        started = [message for message, ok in zip(messages, outcomes, strict=True) if ok]
+        if not started:
+            return
         try:
             async with self._sessions() as session:
-                await mark_queued(session, message)
+                await mark_queued(session, started)
                 await session.commit()
         except DATABASE_UNAVAILABLE as err:
-            log.warning(
-                "message started but still marked pending",
-                extra={"message_id": str(message.id), "error": str(err)},
-            )
-        return True
+            log.warning("messages started but still marked pending", extra={"error": str(err)})
 
     async def start_workflow(self, message: Message) -> bool:
         """Start the message's workflow (a strict one joins its recipient's line); False when
@@ -189,20 +192,27 @@ class WorkflowGateway:
             return None
 
 
-async def mark_queued(session: AsyncSession, message: Message) -> None:
-    """``pending`` → ``queued`` in ``session``'s transaction, unless an activity has already
-    moved the message further; ``message`` is updated to what the row says."""
+async def mark_queued(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """``pending`` → ``queued`` in ``session``'s transaction, for the messages an activity has
+    not already moved further; each message is updated to what its row says."""
     now = utcnow()
-    result = await session.exec(
+    by_id = {message.id: message for message in messages}
+    queued = await session.exec(
         update(Message)
-        .where(col(Message.id) == message.id)
+        .where(col(Message.id).in_(by_id))
         .where(col(Message.status) == MessageStatus.PENDING)
         .values(status=MessageStatus.QUEUED, updated_at=now)
+        .returning(col(Message.id))
     )
-    if result.rowcount:
+    for message_id in queued.scalars():
+        message = by_id.pop(message_id)
         message.status, message.updated_at = MessageStatus.QUEUED, now
+    if not by_id:
         return
-    current = await session.exec(
-        select(col(Message.status), col(Message.updated_at)).where(col(Message.id) == message.id)
+    further = await session.exec(
+        select(col(Message.id), col(Message.status), col(Message.updated_at)).where(
+            col(Message.id).in_(by_id)
+        )
     )
-    message.status, message.updated_at = current.one()
+    for message_id, status, updated_at in further:
+        by_id[message_id].status, by_id[message_id].updated_at = status, updated_at

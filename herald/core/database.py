@@ -35,9 +35,12 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 """What a database that is down or unreachable raises (a refused or dropped connection)."""
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """``pre_ping`` checks each connection as it leaves the pool (three statements), so a
+    request after a database restart does not fail on a dead connection. Callers that retry
+    on their own (activities) can skip it."""
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
 
 
@@ -46,9 +49,9 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 
 @asynccontextmanager
-async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+async def sessions(database_url: str, *, pre_ping: bool = True) -> AsyncIterator[SessionFactory]:
     """An engine for the duration of the block, disposed of afterwards."""
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, pre_ping=pre_ping)
     try:
         yield session_factory(engine)
     finally:

@@ -81,7 +81,7 @@ async def submit_message(
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        await workflows.start(submission.message)
+        await workflows.start([submission.message])
     return MessagePublic.of(submission.message)
 
 

@@ -27,6 +27,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.baseline_workflow import BaselineWorkflow, noop
 from herald.core.logs import configure_logging
@@ -96,6 +97,10 @@ async def run_baseline_worker(settings: Settings, task_queue: str) -> None:
         workflows=[BaselineWorkflow],
         activities=[noop],
         max_concurrent_activities=settings.max_concurrent_deliveries,
+        # Like Herald's worker: its own modules pass through the sandbox, not re-imported per run.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("bench")
+        ),
     )
     await worker.run()
 

@@ -23,6 +23,7 @@ from herald.core.settings import Settings
 
 __all__ = ["accept_batch", "enforce_batch_limit", "refuse_repeated_keys"]
 
+
 async def enforce_batch_limit(request: Request, settings: SettingsDep) -> None:
     """413 for more items than ``HERALD_BATCH_SIZE_LIMIT``, counted in the parsed JSON before
     any item is validated (FastAPI solves a route's dependencies before its body)."""

@@ -121,13 +121,22 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
+async def serving_api(
+    settings: Settings, api_key: str | None = API_KEY
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API alone (no worker); yields a client of it, with ``api_key`` as its bearer."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with (
+        serving(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api,
+    ):
+        yield api
+
+
+@asynccontextmanager
 async def running_herald(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The worker and the API; yields an authenticated client of the API."""
-    async with (
-        running_worker(settings),
-        serving(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}) as api,
-    ):
+    async with running_worker(settings), serving_api(settings) as api:
         yield api
 
 

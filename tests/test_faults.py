@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.api.app import create_app
 from herald.core.database import migrate
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
@@ -24,7 +23,7 @@ from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
 from tests.gateway import ScriptedGateway
 from tests.servers import serving
-from tests.stack import API_KEY, Stack, running_herald
+from tests.stack import Stack, running_herald, serving_api
 
 FAULTS = {"outbox_interval_seconds": 1, "ack_timeout_seconds": 60}
 
@@ -158,12 +157,7 @@ async def test_a_killed_worker_loses_nothing(settings: Settings) -> None:
     gateway = ScriptedGateway(secret=settings.require_provider_secret(), latency=0.3)
     async with serving(gateway) as gateway_url:
         settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
-        async with (
-            serving(create_app(settings)) as url,
-            httpx.AsyncClient(
-                base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
-            ) as api,
-        ):
+        async with serving_api(settings) as api:
             stack = Stack(api, settings, gateway)
             messages = [await stack.submit(content=f"load {i}") for i in range(12)]
             with worker_process(settings) as first:

@@ -20,14 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from herald.api.app import create_app
 from herald.core.database import migrate
 from herald.core.logs import KeyValueFormatter
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
 from herald.devstack.postgres import EmbeddedPostgres
-from tests.servers import serving
-from tests.stack import Stack, running_worker
+from tests.stack import Stack, running_worker, serving_api
 
 WINDOW_SECONDS = 300.0
 
@@ -70,10 +68,7 @@ def nothing_listening() -> str:
 @asynccontextmanager
 async def anonymous_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An API on ``settings`` (no worker), and a client without an API key."""
-    async with (
-        serving(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, timeout=30) as client,
-    ):
+    async with serving_api(settings, api_key=None) as client:
         yield client
 
 

@@ -9,22 +9,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from herald.api.app import create_app
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
-from tests.servers import serving
-from tests.stack import API_KEY
+from tests.stack import serving_api
 
 
 @pytest.fixture
 async def api_without_temporal(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     nowhere = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    async with (
-        serving(create_app(nowhere)) as url,
-        httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
-        ) as api,
-    ):
+    async with serving_api(nowhere) as api:
         yield api
 
 

@@ -19,8 +19,9 @@ _STANDARD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__d
     "asctime",
     "taskName",
 }
-_SDK_CONTEXT = frozenset({"temporal_workflow", "temporal_activity"})
-"""Dicts the Temporal SDK attaches; the ids in them are already in Herald's own fields."""
+_LIBRARY_EXTRAS = frozenset({"temporal_workflow", "temporal_activity", "color_message"})
+"""What libraries attach for their own formatters: the Temporal SDK's context dicts (the ids
+in them are in Herald's own fields) and uvicorn's coloured copy of the message."""
 
 
 def _render(value: Any) -> str:
@@ -34,7 +35,7 @@ class KeyValueFormatter(logging.Formatter):
         fields = {
             key: value
             for key, value in record.__dict__.items()
-            if key not in _STANDARD_FIELDS and key not in _SDK_CONTEXT
+            if key not in _STANDARD_FIELDS and key not in _LIBRARY_EXTRAS
         }
         if not fields:
             return line

@@ -16,7 +16,7 @@ from sqlmodel import col, delete, select
 
 from herald.api.app import create_app
 from herald.core import webhooks
-from herald.core.contract import MessageStatus
+from herald.core.contract import TERMINAL_STATUSES, MessageStatus
 from herald.core.database import sessions
 from herald.core.models import CircuitBreaker, IdempotencyKey, Message
 from herald.core.settings import Settings
@@ -27,7 +27,6 @@ from tests.gateway import ScriptedGateway
 from tests.servers import serving
 
 API_KEY = "test-key"
-TERMINAL = {"delivered", "discarded", "expired"}
 
 
 @dataclass
@@ -61,7 +60,7 @@ class Stack:
                 message = await self.message(message_id)
                 if message["status"] == status:
                     return message
-                assert message["status"] not in TERMINAL - {status}, message
+                assert message["status"] not in TERMINAL_STATUSES - {status}, message
                 await asyncio.sleep(0.1)
 
 

@@ -13,14 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from herald.core.database import DATABASE_UNAVAILABLE
-from herald.core.errors import ProblemError
+from herald.core.errors import ProblemError, ServiceUnavailable
 
 __all__ = ["install_problem_handlers", "problem_response"]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def problem_response(
@@ -98,12 +97,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             "database unavailable",
             extra={"method": request.method, "path": request.url.path, "error": repr(exc)},
         )
-        return problem_response(
-            503,
-            "the database is unavailable, so the request was not carried out and nothing was "
-            "stored; try again",
-            instance=request.url.path,
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        return await on_problem(
+            request,
+            ServiceUnavailable(
+                "the database is unavailable, so the request was not carried out and nothing "
+                "was stored; try again"
+            ),
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -56,8 +56,7 @@ def _raise_unless_finished(err: Exception) -> None:
     if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
         return
     raise ServiceUnavailable(
-        f"Temporal did not answer ({err}); nothing was changed, try again",
-        headers={"Retry-After": "5"},
+        f"Temporal did not answer ({err}); nothing was changed, try again"
     ) from err
 
 

@@ -14,7 +14,7 @@
         ├── Conflict                  409
         ├── PayloadTooLarge           413
         ├── TooManyRequests           429, with Retry-After
-        └── ServiceUnavailable        503
+        └── ServiceUnavailable        503, with Retry-After
 
 Activities turn a ``DeliveryError`` into a Temporal ``ApplicationError`` whose ``type`` is the
 class name, so workflows and the retry policy classify failures by name.
@@ -141,5 +141,15 @@ class TooManyRequests(ProblemError):
 
 
 class ServiceUnavailable(ProblemError):
+    """A dependency (PostgreSQL, Temporal) is not answering; always says when to retry."""
+
     status = 503
     title = "Service Unavailable"
+    retry_after_seconds: ClassVar[int] = 5
+
+    def __init__(self, detail: str, *, extensions: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            detail,
+            headers={"Retry-After": str(self.retry_after_seconds)},
+            extensions=extensions,
+        )

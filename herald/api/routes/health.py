@@ -82,7 +82,6 @@ async def ready(services: ServicesDep) -> Readiness:
     if failing:
         raise ServiceUnavailable(
             f"not ready: {' and '.join(failing)} did not answer",
-            headers={"Retry-After": "5"},
             extensions={"checks": checks},
         )
     return Readiness(checks=checks)

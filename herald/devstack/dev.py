@@ -78,7 +78,7 @@ def _check_ports_free(settings: Settings) -> None:
     """Fail before starting anything if a server of ours could not listen."""
     wanted = [("HERALD_API_PORT", settings.api_host, settings.api_port)]
     if settings.provider_url is None:
-        wanted.append(("HERALD_SIMULATOR_PORT", "127.0.0.1", settings.simulator_port))
+        wanted.append(("HERALD_SIMULATOR_PORT", settings.simulator_host, settings.simulator_port))
     for variable, host, port in wanted:
         if not port_is_free(host, port):
             raise RuntimeError(f"{host}:{port} is in use; free it or set {variable}")
@@ -147,7 +147,9 @@ async def _serve_all(settings: Settings, started: _Started) -> None:
     if settings.provider_url is None:
         simulator = create_simulator_app(settings)
         servers.append(
-            asgi_server(simulator, "127.0.0.1", settings.simulator_port, access_log=False)
+            asgi_server(
+                simulator, settings.simulator_host, settings.simulator_port, access_log=False
+            )
         )
     server_tasks = [asyncio.create_task(serve(server)) for server in servers]
     worker = asyncio.create_task(run_worker(settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -147,12 +147,49 @@ async def reset_circuit_breakers(settings: Settings) -> None:
         await session.commit()
 
 
-@pytest.fixture
-async def stack(settings: Settings) -> AsyncIterator[Stack]:
-    """Herald delivering to a scripted gateway, its provider's circuit breaker fresh."""
-    await reset_circuit_breakers(settings)
+@asynccontextmanager
+async def acking(stack: Stack, ids: Iterable[str]) -> AsyncIterator[None]:
+    """Ack each message once it awaits its ack, as a gateway would, for the block."""
+    waiting = set(ids)
+
+    async def ack_loop() -> None:
+        while True:
+            for message_id in list(waiting):
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await stack.api.get(f"/v1/messages/{message_id}")
+                    if response.status_code == 200 and response.json()["status"] == "awaiting_ack":
+                        await stack.api.post(f"/v1/messages/{message_id}/ack")
+                        waiting.discard(message_id)
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(ack_loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def all_delivered(stack: Stack, ids: Iterable[str], timeout: float = 60) -> None:
+    async with acking(stack, ids):
+        for message_id in ids:
+            await stack.wait_for_status(message_id, "delivered", timeout=timeout)
+
+
+@asynccontextmanager
+async def herald_on(settings: Settings) -> AsyncIterator[Stack]:
+    """The worker and the API delivering to a scripted gateway."""
     gateway = ScriptedGateway(secret=settings.require_provider_secret())
     async with serving(gateway) as gateway_url:
         settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
         async with running_herald(settings) as api:
             yield Stack(api, settings, gateway)
+
+
+@pytest.fixture
+async def stack(settings: Settings) -> AsyncIterator[Stack]:
+    """Herald delivering to a scripted gateway, its provider's circuit breaker fresh."""
+    await reset_circuit_breakers(settings)
+    async with herald_on(settings) as running:
+        yield running

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.api.workflows import WorkflowGateway
+from herald.api.workflows import StartOutcome, WorkflowGateway
 from herald.core.models import Message
 from tests.stack import Stack
 
@@ -218,10 +218,10 @@ async def test_an_item_temporal_does_not_start_stays_pending(
 ) -> None:
     start_workflow = WorkflowGateway.start_workflow
 
-    async def start_unless_odd(gateway: WorkflowGateway, message: Message) -> bool:
+    async def start_unless_odd(gateway: WorkflowGateway, message: Message) -> StartOutcome:
         """Temporal "does not answer" for odd-numbered contents."""
         if int(message.content.removeprefix("message ")) % 2:
-            return False
+            return StartOutcome.UNREACHABLE
         return await start_workflow(gateway, message)
 
     monkeypatch.setattr(WorkflowGateway, "start_workflow", start_unless_odd)

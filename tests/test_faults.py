@@ -9,11 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from herald.core.database import migrate
@@ -23,48 +22,9 @@ from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
 from tests.gateway import ScriptedGateway
 from tests.servers import serving
-from tests.stack import Stack, running_herald, serving_api
+from tests.stack import Stack, all_delivered, herald_on, serving_api
 
 FAULTS = {"outbox_interval_seconds": 1, "ack_timeout_seconds": 60}
-
-
-@contextlib.asynccontextmanager
-async def acking(stack: Stack, ids: Iterable[str]) -> AsyncIterator[None]:
-    """Ack each message once it awaits its ack, as a gateway would, for the block."""
-    waiting = set(ids)
-
-    async def ack_loop() -> None:
-        while True:
-            for message_id in list(waiting):
-                with contextlib.suppress(httpx.HTTPError):
-                    response = await stack.api.get(f"/v1/messages/{message_id}")
-                    if response.status_code == 200 and response.json()["status"] == "awaiting_ack":
-                        await stack.api.post(f"/v1/messages/{message_id}/ack")
-                        waiting.discard(message_id)
-            await asyncio.sleep(0.2)
-
-    task = asyncio.create_task(ack_loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def all_delivered(stack: Stack, ids: Iterable[str], timeout: float = 60) -> None:
-    async with acking(stack, ids):
-        for message_id in ids:
-            await stack.wait_for_status(message_id, "delivered", timeout=timeout)
-
-
-@contextlib.asynccontextmanager
-async def herald_on(settings: Settings) -> AsyncIterator[Stack]:
-    gateway = ScriptedGateway(secret=settings.require_provider_secret())
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
-        async with running_herald(settings) as api:
-            yield Stack(api, settings, gateway)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +15,7 @@ from herald.api.ratelimit import RateLimiter
 from herald.api.routes import acks, circuit_breakers, dead_letters, health, messages, metrics
 from herald.api.services import Services
 from herald.api.workflows import WorkflowGateway
+from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
 from herald.core.settings import Settings
 from herald.core.temporal import connect
@@ -33,17 +32,14 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = session_factory(engine)
         client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
         workflows = WorkflowGateway(client, sessions, settings)
-        app.state.services = Services(
-            settings, sessions, workflows, temporal=client, metrics=api_metrics
-        )
         relay = OutboxRelay(sessions, workflows, settings.outbox_interval_seconds)
-        relaying = asyncio.create_task(relay.run(), name="outbox relay")
+        app.state.services = Services(
+            settings, sessions, workflows, temporal=client, metrics=api_metrics, relay=relay
+        )
         try:
-            yield
+            async with supervised(relay.loop):
+                yield
         finally:
-            relaying.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relaying
             await engine.dispose()
 
     app = FastAPI(

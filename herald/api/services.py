@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from herald.api.outbox import OutboxRelay
 from herald.api.prometheus import ApiMetrics
 from herald.api.workflows import WorkflowGateway
 from herald.core.database import SessionFactory
@@ -22,3 +23,4 @@ class Services:
     temporal: Client
     """The lazily connected client behind ``workflows``, for the readiness check."""
     metrics: ApiMetrics
+    relay: OutboxRelay

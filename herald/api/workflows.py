@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from enum import StrEnum
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -33,7 +34,13 @@ from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
 
-__all__ = ["WorkflowGateway", "delivery_policy", "mark_queued"]
+__all__ = [
+    "MAX_CONCURRENT_STARTS",
+    "StartOutcome",
+    "WorkflowGateway",
+    "delivery_policy",
+    "mark_queued",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,21 @@ UPDATE_TIMEOUT = timedelta(seconds=10)
 TEMPORAL_UNAVAILABLE = (RPCError, RuntimeError, TimeoutError)
 """A failed call, a client that never connected (``RuntimeError``), or no answer in time
 (the client retries a refused connection on its own, so calls are also bounded here)."""
+UNREACHABLE_CODES = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+
+class StartOutcome(StrEnum):
+    STARTED = "started"
+    REFUSED = "refused"
+    """Temporal answered, but did not take this start (a line at its signal limit, say)."""
+    UNREACHABLE = "unreachable"
+    """Temporal did not answer."""
+
+
+def _start_failure(err: Exception) -> StartOutcome:
+    if isinstance(err, RPCError) and err.status not in UNREACHABLE_CODES:
+        return StartOutcome.REFUSED
+    return StartOutcome.UNREACHABLE
 
 
 def _raise_unless_finished(err: Exception) -> None:
@@ -69,6 +91,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         attempt_timeout_seconds=settings.provider_timeout_seconds + 10,
         validity_seconds=settings.message_ttl_hours * 3600,
         dead_letter_retention_seconds=settings.dlq_retention_hours * 3600,
+        hold_line_on_dead_letter=settings.strict_hold_on_dead_letter,
     )
 
 
@@ -89,7 +112,11 @@ class WorkflowGateway:
         relay's next start of them is harmless), rather than failing a committed submit.
         """
         outcomes = await map_bounded(self.start_workflow, messages, MAX_CONCURRENT_STARTS)
-        started = [message for message, ok in zip(messages, outcomes, strict=True) if ok]
+        started = [
+            message
+            for message, outcome in zip(messages, outcomes, strict=True)
+            if outcome is StartOutcome.STARTED
+        ]
         if not started:
             return
         try:
@@ -99,10 +126,10 @@ class WorkflowGateway:
         except DATABASE_UNAVAILABLE as err:
             log.warning("messages started but still marked pending", extra={"error": str(err)})
 
-    async def start_workflow(self, message: Message) -> bool:
-        """Start the message's workflow (a strict one joins its recipient's line); False when
-        Temporal cannot be reached. Starting twice is harmless: the workflow id is the message
-        id's, and a line drops a sequence number it has already seen."""
+    async def start_workflow(self, message: Message) -> StartOutcome:
+        """Start the message's workflow (a strict one joins its recipient's line). Starting
+        twice is harmless: the workflow id is the message id's, and a line drops a sequence
+        number it has already seen."""
         job = self._job(message)
         try:
             async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
@@ -113,12 +140,13 @@ class WorkflowGateway:
         except WorkflowAlreadyStartedError:
             pass
         except TEMPORAL_UNAVAILABLE as err:
+            outcome = _start_failure(err)
             log.warning(
                 "message stays pending, Temporal did not start it",
-                extra={"message_id": job.message_id, "error": str(err)},
+                extra={"message_id": job.message_id, "outcome": outcome.value, "error": str(err)},
             )
-            return False
-        return True
+            return outcome
+        return StartOutcome.STARTED
 
     def _job(self, message: Message) -> DeliveryJob:
         expires_at = message.created_at.timestamp() + self._policy.validity_seconds

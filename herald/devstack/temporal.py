@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class TemporalDevServer(ChildServer):
         namespace: str = "default",
         log_file: Path | None = None,
         *,
+        dynamic_config: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
         stop_timeout: float = 10.0,
     ) -> None:
@@ -99,6 +101,8 @@ class TemporalDevServer(ChildServer):
             os.close(handle)
             log_file = Path(name)
         self.log_file = log_file
+        self.dynamic_config = dict(dynamic_config or {})
+        """Dynamic config values beyond Herald's own (``history.maximumSignalsPerExecution``)."""
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -123,6 +127,8 @@ class TemporalDevServer(ChildServer):
             argv.append("--headless")
         else:
             argv += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        for name, value in self.dynamic_config.items():
+            argv += ["--dynamic-config-value", f"{name}={value}"]
         return [*argv, *SERVER_FLAGS]
 
     async def start(self) -> None:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 
 from tests.stack import Stack
 
@@ -48,6 +48,11 @@ def first_arrival(stack: Stack, message: dict[str, Any]) -> float:
     return stack.gateway.for_message(message["id"])[0].at
 
 
+async def line_runs(client: Client, recipient: str) -> list[WorkflowExecution]:
+    query = f"WorkflowId = 'recipient-{recipient}'"
+    return [execution async for execution in client.list_workflows(query)]
+
+
 async def assert_not_sent(stack: Stack, message: dict[str, Any]) -> None:
     await asyncio.sleep(QUIET)
     assert stack.gateway.for_message(message["id"]) == []
@@ -74,7 +79,11 @@ async def test_a_retrying_head_holds_the_line(stack: Stack) -> None:
     assert first_arrival(stack, second) > acked_at
 
 
-async def test_a_dead_lettered_head_holds_the_line_until_requeued(stack: Stack) -> None:
+HOLD = {"strict_hold_on_dead_letter": True}
+
+
+@pytest.mark.parametrize("settings_overrides", [HOLD])
+async def test_a_held_line_waits_for_its_dead_letter_to_be_requeued(stack: Stack) -> None:
     stack.gateway.answer(400)
     head, second, third = await submit_line(stack, 3)
     await stack.wait_for_status(head["id"], "dead_lettered")
@@ -88,7 +97,8 @@ async def test_a_dead_lettered_head_holds_the_line_until_requeued(stack: Stack) 
     assert order == [1, 1, 2, 3]
 
 
-async def test_a_discarded_head_lets_the_line_go_on(stack: Stack) -> None:
+@pytest.mark.parametrize("settings_overrides", [HOLD])
+async def test_a_held_line_goes_on_once_its_dead_letter_is_discarded(stack: Stack) -> None:
     stack.gateway.answer(400)
     head, second = await submit_line(stack, 2)
     await stack.wait_for_status(head["id"], "dead_lettered")
@@ -104,13 +114,7 @@ async def test_continue_as_new_keeps_the_line_intact(stack: Stack, temporal_clie
         await ack_when_sent(stack, message)
     assert [r.body["sequence_number"] for r in stack.gateway.received] == list(range(1, 7))
 
-    recipient = line[0]["recipient"]
-    runs = [
-        execution
-        async for execution in temporal_client.list_workflows(
-            f"WorkflowId = 'recipient-{recipient}'"
-        )
-    ]
+    runs = await line_runs(temporal_client, line[0]["recipient"])
     assert len(runs) >= 2, "the line should have continued as new at least once"
 
 
@@ -118,3 +122,72 @@ async def test_best_effort_messages_are_not_numbered(stack: Stack) -> None:
     message = await stack.submit(recipient=unique_recipient())
     assert message["ordering"] == "best_effort"
     assert message["sequence_number"] is None
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"message_ttl_hours": 20 / 3600, "dlq_retention_hours": 20 / 3600}]
+)
+async def test_a_dead_lettered_head_releases_its_line(stack: Stack) -> None:
+    stack.gateway.answer(400)
+    head, *followers = await submit_line(stack, 4)
+    dead = await stack.wait_for_status(head["id"], "dead_lettered")
+    assert dead["line_released_at"] is not None
+    for message in followers:
+        await ack_when_sent(stack, message)
+    assert [r.body["sequence_number"] for r in stack.gateway.received] == [1, 2, 3, 4]
+
+    # Requeued later, the dead letter is sent on its own, outside the line.
+    requeue = await stack.api.post(f"/v1/dead-letters/{head['id']}/requeue")
+    assert requeue.status_code == 200, requeue.text
+    delivered_at = await ack_when_sent(stack, head)
+    assert delivered_at > 0
+    delivered = await stack.message(head["id"])
+    assert delivered["line_released_at"] == dead["line_released_at"]
+    assert delivered["failure_class"] is None
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [HOLD | {"message_ttl_hours": 6 / 3600}],
+)
+async def test_a_held_line_expires_its_waiting_followers_at_once(stack: Stack) -> None:
+    stack.gateway.answer(400)
+    head, second, third = await submit_line(stack, 3)
+    dead = await stack.wait_for_status(head["id"], "dead_lettered")
+    assert dead["line_released_at"] is None
+    for follower in (second, third):
+        expired = await stack.wait_for_status(follower["id"], "expired", timeout=20)
+        assert expired["failure_class"] == "expired"
+        assert "waiting" in expired["failure_reason"]
+        assert stack.gateway.for_message(follower["id"]) == []
+
+    # The expired followers do not hold the line: once the head is discarded, a new
+    # message goes at once (the dead-letter retention is a day).
+    late = await stack.submit(recipient=head["recipient"], ordering="strict")
+    assert (await stack.api.delete(f"/v1/dead-letters/{head['id']}")).status_code == 200
+    await ack_when_sent(stack, late)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"sequence_history_limit": 20, "ack_timeout_seconds": 60}]
+)
+async def test_a_line_continues_as_new_while_its_head_awaits_its_ack(
+    stack: Stack, temporal_client: Client
+) -> None:
+    recipient = unique_recipient()
+    head = await stack.submit(recipient=recipient, ordering="strict", content="head")
+    await stack.wait_for_status(head["id"], "awaiting_ack")
+    followers = [
+        await stack.submit(recipient=recipient, ordering="strict", content=f"part {i}")
+        for i in range(12)
+    ]
+
+    async with asyncio.timeout(20):
+        while len(await line_runs(temporal_client, recipient)) < 2:
+            await asyncio.sleep(0.2)
+    assert (await stack.message(head["id"]))["status"] == "awaiting_ack"
+    assert all(stack.gateway.for_message(m["id"]) == [] for m in followers)
+
+    for message in (head, *followers):
+        await ack_when_sent(stack, message)
+    assert [r.body["sequence_number"] for r in stack.gateway.received] == list(range(1, 14))

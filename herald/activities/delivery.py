@@ -6,7 +6,9 @@ import logging
 from datetime import timedelta
 
 from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from herald.activities.breaker import Outcome, ProviderBreaker
 from herald.activities.projection import MessageProjection
@@ -125,6 +127,18 @@ class DeliveryActivities:
     @activity.defn(name="first_open_sequence_number")
     async def first_open_sequence_number(self, recipient: str) -> int | None:
         return await self._projection.first_open_sequence_number(recipient)
+
+    @activity.defn(name="workflow_is_open")
+    async def workflow_is_open(self, workflow_id: str) -> bool:
+        """Whether the workflow's latest run is still running (a line checks on a head that
+        has been silent for long: an operator may have terminated it)."""
+        try:
+            description = await activity.client().get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return description.status == WorkflowExecutionStatus.RUNNING
 
     async def _deferred(
         self, message_id: str, attempt: int, err: RecoverableDeliveryError

@@ -49,12 +49,14 @@ class MessageProjection:
         return AttemptContext(*row) if row is not None else None
 
     async def accept(self, message_id: str, provider_message_id: str | None) -> None:
+        now = utcnow()
         await self._update(
             message_id,
             {
                 "status": MessageStatus.AWAITING_ACK,
                 "provider_message_id": provider_message_id,
-                "updated_at": utcnow(),
+                "accepted_at": now,
+                "updated_at": now,
             },
         )
 
@@ -87,7 +89,10 @@ class MessageProjection:
             "updated_at": now,
         }
         if transition.status is MessageStatus.DELIVERED:
-            values["delivered_at"] = now
+            # A late ack may deliver a dead letter: its failure is history now.
+            values |= {"delivered_at": now, "failure_reason": None, "failure_class": None}
+        if transition.released_from_line:
+            values["line_released_at"] = now
         optional = {
             "retry_count": transition.retry_count,
             "failure_reason": transition.failure_reason,
@@ -97,13 +102,15 @@ class MessageProjection:
         await self._update(transition.message_id, values)
 
     async def first_open_sequence_number(self, recipient: str) -> int | None:
-        """The lowest sequence number of the recipient's strict messages still under way."""
+        """The lowest sequence number of the recipient's strict messages still in its line:
+        not finished, and not a dead letter that released the line."""
         async with self._sessions() as session:
             number = await session.scalar(
                 select(func.min(col(Message.sequence_number))).where(
                     col(Message.recipient) == recipient,
                     col(Message.ordering) == "strict",
                     col(Message.status).not_in(TERMINAL_STATUSES),
+                    col(Message.line_released_at).is_(None),
                 )
             )
         return int(number) if number is not None else None

@@ -114,6 +114,9 @@ class DeliveryPolicy:
     """How long after submit (or requeue) delivery may still be tried."""
     dead_letter_retention_seconds: float
     """How long a dead letter waits for an operator before it expires."""
+    hold_line_on_dead_letter: bool = False
+    """A dead-lettered strict message keeps its recipient's line waiting until it is
+    requeued and delivered, discarded or expired; by default it releases the line."""
 
     @property
     def max_attempts(self) -> int:
@@ -137,18 +140,30 @@ class DeliveryJob:
     """POSIX time after which the message is no longer worth sending."""
     sequence_number: int | None = None
     """Set for strictly ordered messages: their place in the recipient's line."""
+    waits_for_turn: bool = False
+    """A strict message behind others: it waits for its line's ``take_turn`` signal (or
+    its validity to pass) before its first attempt."""
 
 
 @dataclass(frozen=True)
 class SequenceState:
-    """Input of a ``RecipientSequence`` run; carried across continue-as-new."""
+    """Input of a ``RecipientSequence`` run; carried across continue-as-new, so nothing the
+    line holds is lost in the hand-over."""
 
     recipient: str
     history_limit: int
-    """Continue as new once the history has this many events."""
+    """Continue as new once the history has this many events (every signal is one, so this
+    also bounds the signals of a run, far below Temporal's per-run limit)."""
     next_sequence_number: int | None = None
     """The line's head; ``None`` in a fresh run, which reads it from the database."""
-    waiting: list[DeliveryJob] = field(default_factory=list)
+    arrivals: list[DeliveryJob] = field(default_factory=list)
+    """Enqueued messages whose workflows the line has not started yet."""
+    members: dict[int, str] = field(default_factory=dict)
+    """Sequence number → message id of the messages started and still in the line."""
+    left: list[int] = field(default_factory=list)
+    """Numbers past the head whose messages already left the line (expired while waiting)."""
+    head_has_turn: bool = False
+    """Whether the head has been given its turn."""
 
 
 @dataclass(frozen=True)
@@ -192,3 +207,5 @@ class Transition:
     next_retry_in_seconds: float | None = None
     failure_reason: str | None = None
     failure_class: FailureClass | None = None
+    released_from_line: bool = False
+    """A dead-lettered strict message that let its line go on without it."""

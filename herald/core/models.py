@@ -103,6 +103,15 @@ class Message(MessageBase, table=True):
         default=None, sa_type=stored_as_text(FailureClass, 16)
     )
     provider_message_id: str | None = Field(default=None, max_length=255)
+    accepted_at: datetime | None = _optional_timestamp()
+    """When the provider last accepted an attempt (2xx): only then is an ack taken."""
+    line_released_at: datetime | None = _optional_timestamp()
+    """When this strict message, dead-lettered, let its recipient's line go on without it;
+    requeued, it is then sent on its own, outside the line's order."""
+    start_attempts: int = 0
+    """Refused workflow starts of a ``pending`` message (the outbox relay backs off)."""
+    next_start_at: datetime | None = _optional_timestamp()
+    """When the outbox relay tries to start a ``pending`` message again."""
     meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSONB))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
@@ -142,13 +151,20 @@ class MessagePublic(BaseModel):
     failure_reason: str | None
     failure_class: FailureClass | None
     provider_message_id: str | None
+    accepted_at: datetime | None = PydanticField(
+        description="When the provider last accepted an attempt; acks are taken only after one"
+    )
+    line_released_at: datetime | None = PydanticField(
+        description="Strict messages: when this dead letter let its line go on without it; "
+        "a requeue then sends it on its own, out of its line's order"
+    )
     metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, message: Message) -> MessagePublic:
-        fields = message.model_dump(exclude={"meta"})
+        fields = message.model_dump(exclude={"meta", "start_attempts", "next_start_at"})
         return cls(**fields, metadata=message.meta)
 
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     ordering_mode: OrderingMode = "best_effort"
     sequence_history_limit: int = Field(default=2000, ge=20)
     """History events after which a recipient's line continues as new."""
+    strict_hold_on_dead_letter: bool = False
+    """A dead-lettered strict message holds its line (absolute order) instead of releasing
+    it; followers whose validity passes meanwhile end ``expired``."""
     rate_limit_per_second: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)

@@ -6,6 +6,11 @@ attempt), waits as told when the provider or the circuit breaker defers (recover
 budget spent), and dead-letters the message when the budget is spent, the provider refuses
 it for good, or its validity passes. A dead letter stays open for an operator's ``requeue``
 or ``discard`` until the retention passes, then expires.
+
+A strictly ordered message is a member of its recipient's ``RecipientSequence`` line: unless
+it is the head, it waits for the line's ``take_turn`` signal (ending ``expired`` at once if
+its validity passes first), and it signals ``member_left`` to the line when it leaves it:
+delivered, discarded, expired, or dead-lettered (unless the policy holds the line then).
 """
 
 from __future__ import annotations
@@ -27,11 +32,18 @@ with workflow.unsafe.imports_passed_through():
         FailureClass,
         MessageStatus,
         Transition,
+        sequence_workflow_id,
     )
     from herald.core.errors import PermanentDeliveryError
     from herald.core.temporal import MESSAGE_STATUS, delivery_priority
 
 __all__ = ["MessageDelivery", "NotDeadLettered", "attempt_retry_policy"]
+
+RESOLUTION = {
+    DeadLetterAction.REQUEUE: MessageStatus.QUEUED,
+    DeadLetterAction.DISCARD: MessageStatus.DISCARDED,
+}
+"""The status each operator action leads to."""
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
 BOOKKEEPING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
@@ -66,11 +78,19 @@ class MessageDelivery:
         self._status = MessageStatus.QUEUED
         self._acknowledged = False
         self._operator_action: DeadLetterAction | None = None
+        self._has_turn = False
+        self._in_line = False
 
     @workflow.signal
     def acknowledge(self) -> None:
-        """The gateway confirmed delivery (possibly of an earlier attempt)."""
+        """The gateway confirmed delivery of an attempt it accepted (possibly an earlier one;
+        the API signals only once the provider has accepted one)."""
         self._acknowledged = True
+
+    @workflow.signal
+    def take_turn(self) -> None:
+        """The message's line lets it go: every earlier message has left the line."""
+        self._has_turn = True
 
     @workflow.update
     async def requeue(self) -> MessageStatus:
@@ -93,13 +113,56 @@ class MessageDelivery:
     @workflow.run
     async def run(self, job: DeliveryJob) -> MessageStatus:
         expires_at = datetime.fromtimestamp(job.expires_at, UTC)
+        self._in_line = job.sequence_number is not None
+        if job.waits_for_turn and not await self._turn_before(expires_at):
+            status = await self._finish(
+                job,
+                MessageStatus.EXPIRED,
+                failure_reason="validity passed while waiting behind earlier messages of its "
+                "recipient's strict line",
+                failure_class=FailureClass.EXPIRED,
+            )
+        else:
+            status = await self._deliver_until_settled(job, expires_at)
+        await self._leave_line(job)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return status
+
+    async def _deliver_until_settled(self, job: DeliveryJob, expires_at: datetime) -> MessageStatus:
+        """Deliver; from the dead-letter queue, as often as an operator requeues."""
         while (status := await self._deliver(job, expires_at)) == MessageStatus.DEAD_LETTERED:
+            if not job.policy.hold_line_on_dead_letter:
+                await self._leave_line(job)
             status = await self._wait_for_operator(job)
             if status != MessageStatus.QUEUED:
                 break
             expires_at = workflow.now() + timedelta(seconds=job.policy.validity_seconds)
-        await workflow.wait_condition(workflow.all_handlers_finished)
         return status
+
+    async def _turn_before(self, expires_at: datetime) -> bool:
+        """Wait for the line's ``take_turn``; False when the validity passed first."""
+        remaining = expires_at - workflow.now()
+        if remaining <= timedelta(0):
+            return self._has_turn
+        try:
+            await workflow.wait_condition(lambda: self._has_turn, timeout=remaining)
+        except builtins.TimeoutError:
+            return self._has_turn
+        return True
+
+    async def _leave_line(self, job: DeliveryJob) -> None:
+        """Tell the recipient's line that this message no longer holds it (once)."""
+        if not self._in_line:
+            return
+        self._in_line = False
+        line = workflow.get_external_workflow_handle(sequence_workflow_id(job.recipient))
+        try:
+            await line.signal("member_left", job.sequence_number)
+        except Exception:  # the line has ended: nothing waits for this message any more
+            workflow.logger.warning(
+                "the message's line is gone; nothing to release",
+                extra={"message_id": job.message_id},
+            )
 
     async def _deliver(self, job: DeliveryJob, expires_at: datetime) -> MessageStatus:
         """Attempts until delivered or dead-lettered."""
@@ -170,17 +233,22 @@ class MessageDelivery:
             )
         except builtins.TimeoutError:
             return await self._finish(job, MessageStatus.EXPIRED)
-        action, self._operator_action = self._operator_action, None
+        action = self._operator_action
         if self._acknowledged:
             return await self._finish(job, MessageStatus.DELIVERED)
         if action == DeadLetterAction.DISCARD:
             return await self._finish(job, MessageStatus.DISCARDED)
         await self._record(Transition(job.message_id, MessageStatus.QUEUED, retry_count=0))
+        self._operator_action = None
         return MessageStatus.QUEUED
 
     async def _act(self, action: DeadLetterAction) -> MessageStatus:
+        """The status ``action`` led to; a ``NotDeadLettered`` failure when something else
+        (a late ack, the retention passing) settled the dead letter first."""
         self._operator_action = action
         await workflow.wait_condition(lambda: self._status != MessageStatus.DEAD_LETTERED)
+        if self._status != RESOLUTION[action]:
+            raise NotDeadLettered(self._status)
         return self._status
 
     def _require_dead_lettered(self) -> None:
@@ -209,12 +277,24 @@ class MessageDelivery:
                 MessageStatus.DEAD_LETTERED,
                 failure_reason=reason,
                 failure_class=failure_class,
+                released_from_line=self._in_line and not job.policy.hold_line_on_dead_letter,
             )
         )
         return MessageStatus.DEAD_LETTERED
 
-    async def _finish(self, job: DeliveryJob, status: MessageStatus) -> MessageStatus:
-        await self._record(Transition(job.message_id, status))
+    async def _finish(
+        self,
+        job: DeliveryJob,
+        status: MessageStatus,
+        *,
+        failure_reason: str | None = None,
+        failure_class: FailureClass | None = None,
+    ) -> MessageStatus:
+        await self._record(
+            Transition(
+                job.message_id, status, failure_reason=failure_reason, failure_class=failure_class
+            )
+        )
         return status
 
     async def _record(self, transition: Transition) -> None:

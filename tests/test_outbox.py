@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import column, table
+from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.core.database import sessions
@@ -125,13 +126,17 @@ async def test_a_line_at_the_signal_limit_stalls_neither_the_relay_nor_itself(
 
 async def lock_waiters(session: AsyncSession) -> list[int]:
     """The backends (other than ``session``'s) waiting for a lock on ``messages``."""
-    waiting = await session.execute(
-        text(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND pid <> pg_backend_pid() AND query ILIKE '%messages%'"
+    # pg_stat_activity is read once per transaction unless its snapshot is cleared.
+    await session.exec(select(func.pg_stat_clear_snapshot()))
+    activity = table("pg_stat_activity", column("pid"), column("wait_event_type"), column("query"))
+    waiting = await session.exec(
+        select(activity.c.pid).where(
+            activity.c.wait_event_type == "Lock",
+            activity.c.pid != func.pg_backend_pid(),
+            activity.c.query.ilike("%messages%"),
         )
     )
-    return [int(pid) for pid in waiting.scalars()]
+    return [int(pid) for pid in waiting]
 
 
 async def readiness(api: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
@@ -147,12 +152,13 @@ async def test_the_relay_outlives_a_terminated_connection(settings: Settings) ->
         sessions(settings.require_database_url()) as factory,
         factory() as session,
     ):
-        await session.execute(text("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"))
+        connection = await session.connection()
+        await connection.exec_driver_sql("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
         async with asyncio.timeout(10):
             while not (waiters := await lock_waiters(session)):
                 await asyncio.sleep(0.1)
         for pid in waiters:
-            await session.execute(text("SELECT pg_terminate_backend(:pid)").bindparams(pid=pid))
+            await session.exec(select(func.pg_terminate_backend(pid)))
 
         # Stuck behind the lock, the relay is reported (after 10 intervals: 3 s).
         async with asyncio.timeout(15):

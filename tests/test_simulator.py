@@ -110,8 +110,9 @@ async def _deliver(
     idempotency_key: str | None = None,
     secret: str = SECRET,
 ) -> httpx.Response:
+    """Signed as Herald signs: the ``webhook-id`` is the message id on every attempt."""
     body = json.dumps(payload).encode()
-    headers = sign(secret, f"msg_{uuid.uuid4().hex}", body)
+    headers = sign(secret, str(payload.get("id")), body)
     headers["Idempotency-Key"] = idempotency_key or str(payload.get("id"))
     headers["Content-Type"] = "application/json"
     return await client.post("/deliver", content=body, headers=headers)
@@ -255,12 +256,19 @@ async def test_malformed_body_is_unprocessable(ack_server: AckServer, payload: A
     assert response.json()["errors"]
 
 
-async def test_missing_idempotency_key_is_unprocessable(ack_server: AckServer) -> None:
+async def test_a_replay_with_another_idempotency_key_is_a_duplicate(
+    ack_server: AckServer,
+) -> None:
+    """The unsigned ``Idempotency-Key`` does not make a signed delivery new: the simulator
+    de-duplicates on the signed ``webhook-id``."""
+    delivery = _delivery()
     async with _simulator(_settings(ack_server.url)) as client:
-        body = json.dumps(_delivery()).encode()
-        response = await client.post("/deliver", content=body, headers=sign(SECRET, "m", body))
-    assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["detail"]
+        first = await _deliver(client, delivery, idempotency_key="one")
+        replay = await _deliver(client, delivery, idempotency_key="two")
+        stats = await _acks_settle(client, sent=2)
+    assert first.status_code == replay.status_code == 200
+    assert replay.json() == first.json()
+    assert (stats["accepted"], stats["duplicates"]) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -291,7 +299,7 @@ async def test_permanent_failure_says_recipient_refused(ack_server: AckServer) -
     assert "recipient refused" in response.json()["detail"]
 
 
-async def test_repeated_idempotency_key_gives_the_same_provider_message_id(
+async def test_every_attempt_of_a_message_gets_the_same_provider_message_id(
     ack_server: AckServer,
 ) -> None:
     message_id = str(uuid.uuid4())
@@ -322,9 +330,9 @@ class ScriptedRandom(random.Random):
         return not self._draws
 
 
-async def test_failed_attempt_does_not_pin_the_idempotency_key(ack_server: AckServer) -> None:
+async def test_failed_attempt_does_not_pin_the_webhook_id(ack_server: AckServer) -> None:
     """A retry after a simulated failure gets a fresh draw, as with a real gateway; once
-    accepted, the key replays without drawing again."""
+    accepted, the webhook id replays without drawing again."""
     settings = _settings(ack_server.url, simulator_transient_failure_rate=0.5)
     rng = ScriptedRandom([0.1, 0.9])
     message_id = str(uuid.uuid4())

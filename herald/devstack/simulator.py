@@ -1,9 +1,11 @@
 """The provider gateway simulator of DESIGN §6: a real HTTP gateway for development and load.
 
-``POST /deliver`` takes Herald's provider call (Standard Webhooks signed, with an
-``Idempotency-Key``), waits ``simulator_latency_seconds``, then answers 503 (a simulated
-transient failure), 400 (a permanent one) or 200 with a ``provider_message_id``. An accepted
-message is acknowledged ``simulator_ack_delay_seconds`` later through Herald's
+``POST /deliver`` takes Herald's provider call (Standard Webhooks signed), waits
+``simulator_latency_seconds``, then answers 503 (a simulated transient failure), 400 (a
+permanent one) or 200 with a ``provider_message_id``. It de-duplicates on the signed
+``webhook-id`` (the same on every attempt of a message), not on the unsigned
+``Idempotency-Key`` header, which anyone on the path could change. An accepted message is
+acknowledged ``simulator_ack_delay_seconds`` later through Herald's
 ``POST /v1/messages/{id}/ack``, from a background task. ``GET /stats`` counts what happened
 (for the load benchmark) and ``GET /health`` answers while the process is up.
 """
@@ -35,7 +37,6 @@ __all__ = ["DeliveryRequest", "SimulatorStats", "create_simulator_app"]
 
 logger = logging.getLogger(__name__)
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 PROBLEM_JSON = "application/problem+json"
 _IDEMPOTENCY_CACHE_SIZE = 100_000
 _ACK_ATTEMPTS = 4
@@ -59,7 +60,7 @@ class DeliveryRequest(BaseModel):
 @dataclass
 class SimulatorStats:
     """Counters since start. ``received`` = ``rejected`` (401/422) + ``accepted`` +
-    ``duplicates`` (replayed idempotency keys) + both failure counts + requests in flight."""
+    ``duplicates`` (replayed webhook ids) + both failure counts + requests in flight."""
 
     received: int = 0
     rejected: int = 0
@@ -143,10 +144,10 @@ class _Simulator:
         if isinstance(parsed, JSONResponse):
             self._stats.rejected += 1
             return parsed
-        delivery, idempotency_key = parsed
+        delivery, webhook_id = parsed
         if self._latency > 0:
             await asyncio.sleep(self._latency)
-        return self._answer(delivery, idempotency_key)
+        return self._answer(delivery, webhook_id)
 
     async def stats(self) -> dict[str, int]:
         """The counters, plus the acknowledgments still to be sent."""
@@ -156,7 +157,7 @@ class _Simulator:
         return {"status": "ok"}
 
     def _parse(self, request: Request, body: bytes) -> tuple[DeliveryRequest, str] | JSONResponse:
-        """The delivery and its idempotency key, or the 401 / 422 answer refusing it."""
+        """The delivery and its signed ``webhook-id``, or the 401 / 422 answer refusing it."""
         try:
             webhooks.verify(self._secret, request.headers, body)
         except webhooks.InvalidSignature as exc:
@@ -166,28 +167,25 @@ class _Simulator:
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             return _problem(422, "Invalid delivery", "the body is malformed", errors=errors)
-        idempotency_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-        if not idempotency_key:
-            return _problem(422, "Invalid delivery", f"missing {IDEMPOTENCY_HEADER} header")
-        return delivery, idempotency_key
+        return delivery, request.headers[webhooks.ID_HEADER].strip()
 
-    def _answer(self, delivery: DeliveryRequest, idempotency_key: str) -> JSONResponse:
-        """Replay an accepted key, or draw a fresh outcome. No ``await``: the lookup and the
-        store happen in one step, so concurrent repeats of a key get the same answer."""
-        provider_message_id = self._replay(idempotency_key)
+    def _answer(self, delivery: DeliveryRequest, webhook_id: str) -> JSONResponse:
+        """Replay an accepted webhook id, or draw a fresh outcome. No ``await``: the lookup
+        and the store happen in one step, so concurrent repeats get the same answer."""
+        provider_message_id = self._replay(webhook_id)
         if provider_message_id is None:
             failure = self._draw_failure()
             if failure is not None:
                 return failure
-            provider_message_id = self._accept(idempotency_key)
+            provider_message_id = self._accept(webhook_id)
         self._schedule_ack(delivery.id)
         return JSONResponse({"provider_message_id": provider_message_id})
 
-    def _replay(self, idempotency_key: str) -> str | None:
-        provider_message_id = self._accepted_ids.get(idempotency_key)
+    def _replay(self, webhook_id: str) -> str | None:
+        provider_message_id = self._accepted_ids.get(webhook_id)
         if provider_message_id is not None:
             self._stats.duplicates += 1
-            self._accepted_ids.move_to_end(idempotency_key)
+            self._accepted_ids.move_to_end(webhook_id)
         return provider_message_id
 
     def _draw_failure(self) -> JSONResponse | None:
@@ -202,10 +200,10 @@ class _Simulator:
             return _problem(400, "Bad Request", "recipient refused (simulated)")
         return None
 
-    def _accept(self, idempotency_key: str) -> str:
+    def _accept(self, webhook_id: str) -> str:
         self._stats.accepted += 1
         provider_message_id = f"sim-{uuid.uuid4().hex}"
-        self._accepted_ids[idempotency_key] = provider_message_id
+        self._accepted_ids[webhook_id] = provider_message_id
         if len(self._accepted_ids) > _IDEMPOTENCY_CACHE_SIZE:
             self._accepted_ids.popitem(last=False)
         return provider_message_id

@@ -8,6 +8,7 @@ import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -66,6 +67,10 @@ class ScriptedActivities:
     outcomes: list[Outcome]
     requests: list[AttemptRequest] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    recording: list[MessageStatus] = field(default_factory=list)
+    """Every transition as its write starts (``transitions`` has them once written)."""
+    slow_to_record: set[MessageStatus] = field(default_factory=set)
+    """Statuses whose write takes two seconds, to hold a workflow between two states."""
 
     @activity.defn(name="deliver")
     async def deliver(self, request: AttemptRequest) -> AttemptResult:
@@ -75,6 +80,9 @@ class ScriptedActivities:
 
     @activity.defn(name="record_transition")
     async def record_transition(self, transition: Transition) -> None:
+        self.recording.append(transition.status)
+        if transition.status in self.slow_to_record:
+            await asyncio.sleep(2)
         self.transitions.append(transition)
 
     async def wait_for_attempts(self, count: int) -> None:
@@ -104,17 +112,25 @@ def task_queue() -> str:
     return f"workflow-test-{uuid.uuid4()}"
 
 
+@asynccontextmanager
+async def running(harness: Harness, activities: ScriptedActivities) -> AsyncIterator[None]:
+    """A worker for the harness's task queue, for the block."""
+    async with Worker(
+        harness.client,
+        task_queue=harness.task_queue,
+        workflows=[MessageDelivery],
+        activities=[activities.deliver, activities.record_transition],
+    ):
+        yield
+
+
 @pytest.fixture
 async def harness(
     temporal_client: Client, task_queue: str, activities: ScriptedActivities
 ) -> AsyncIterator[Harness]:
-    async with Worker(
-        temporal_client,
-        task_queue=task_queue,
-        workflows=[MessageDelivery],
-        activities=[activities.deliver, activities.record_transition],
-    ):
-        yield Harness(temporal_client, task_queue)
+    harness = Harness(temporal_client, task_queue)
+    async with running(harness, activities):
+        yield harness
 
 
 @pytest.fixture
@@ -303,3 +319,41 @@ async def test_a_late_ack_delivers_a_dead_letter(
     await handle.signal(MessageDelivery.acknowledge)
     assert await handle.result() == MessageStatus.DELIVERED
     assert statuses(activities)[-2:] == [MessageStatus.DEAD_LETTERED, MessageStatus.DELIVERED]
+
+
+@pytest.mark.parametrize("activities", [[accept]], indirect=True)
+async def test_a_discard_that_meets_a_late_ack_is_refused_as_delivered(
+    temporal_client: Client, task_queue: str, activities: ScriptedActivities
+) -> None:
+    harness = Harness(temporal_client, task_queue)
+    async with running(harness, activities):
+        handle = await harness.start()
+        await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
+    # With no worker, the ack and the discard reach the workflow in one activation.
+    await handle.signal(MessageDelivery.acknowledge)
+    discard = asyncio.create_task(handle.execute_update(MessageDelivery.discard))
+    async with running(harness, activities):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await discard
+        assert "the message is delivered" in str(refused.value.cause)
+        assert await handle.result() == MessageStatus.DELIVERED
+
+
+@pytest.mark.parametrize("activities", [[permanent]], indirect=True)
+async def test_a_requeue_that_meets_the_retention_answers_what_happened(
+    temporal_client: Client, task_queue: str, activities: ScriptedActivities
+) -> None:
+    harness = Harness(temporal_client, task_queue)
+    async with running(harness, activities):
+        handle = await harness.start(dataclasses.replace(POLICY, dead_letter_retention_seconds=1))
+        await wait_for_status(activities, MessageStatus.DEAD_LETTERED)
+    await asyncio.sleep(2)  # the retention's timer fires with no worker to see it
+    requeue = asyncio.create_task(handle.execute_update(MessageDelivery.requeue))
+    async with running(harness, activities):
+        try:
+            assert await requeue == MessageStatus.QUEUED
+        except WorkflowUpdateFailedError as refused:
+            assert "the message is expired" in str(refused.cause)
+            assert await handle.result() == MessageStatus.EXPIRED
+        else:
+            await activities.wait_for_attempts(2)

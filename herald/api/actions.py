@@ -1,13 +1,18 @@
 """Acting on messages by id through their workflows: acknowledge, requeue, discard.
 
-Each action checks the status PostgreSQL holds first (one query for a whole batch), asks the
-workflow only when the status allows it, and answers a result per id.
+Each action checks what PostgreSQL holds first (one query for a whole batch), asks the
+workflow only when that allows it, and answers a result per distinct id. An ack is taken only
+for a message the provider accepted at some attempt; requeue and discard answer the status
+the workflow reached, or a refusal when something else (a late ack, the retention passing)
+settled the dead letter first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 
@@ -23,30 +28,58 @@ from herald.api.schemas import (
 from herald.api.workflows import WorkflowGateway
 from herald.core.contract import ACKABLE_STATUSES, DeadLetterAction, MessageStatus
 from herald.core.database import SessionFactory
-from herald.core.errors import Conflict, NotFound
+from herald.core.errors import Conflict, NotFound, ServiceUnavailable
 from herald.core.models import Message
 
 __all__ = ["acknowledge", "raise_for_refusal", "resolve_dead_letters"]
 
 MAX_CONCURRENT_CALLS = 32
 """Temporal calls in flight at once for one batch."""
+ATTEMPT_SETTLE_SECONDS = 3.0
+"""How long an ack waits for an attempt in flight to be recorded as accepted or failed."""
 
 
-async def statuses_of(
+@dataclass(frozen=True)
+class Standing:
+    """What an action needs to know of a message from PostgreSQL."""
+
+    status: MessageStatus
+    accepted: bool
+    """Some attempt was accepted by the provider (2xx)."""
+
+
+async def standings_of(
     sessions: SessionFactory, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, MessageStatus]:
+) -> dict[uuid.UUID, Standing]:
     async with sessions() as session:
         rows = await session.exec(
-            select(col(Message.id), col(Message.status)).where(col(Message.id).in_(ids))
+            select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
+                col(Message.id).in_(ids)
+            )
         )
-        return dict(rows.all())
+        return {
+            message_id: Standing(status, accepted_at is not None)
+            for message_id, status, accepted_at in rows.all()
+        }
 
 
-def _ack_refusal(status: MessageStatus) -> AckOutcome | None:
-    """Why an ack is not taken in this status, or ``None`` when it is."""
-    if status == MessageStatus.DELIVERED:
+async def settled_standing(sessions: SessionFactory, message_id: uuid.UUID) -> Standing:
+    """The message's standing once no attempt is in flight (``sending``): a gateway may ack
+    the attempt whose acceptance is still being recorded. Bounded: 503 if it stays sending."""
+    async with asyncio.timeout(ATTEMPT_SETTLE_SECONDS):
+        while True:
+            standing = (await standings_of(sessions, [message_id]))[message_id]
+            if standing.status != MessageStatus.SENDING or standing.accepted:
+                return standing
+            await asyncio.sleep(0.05)
+
+
+def _ack_refusal(standing: Standing) -> AckOutcome | None:
+    """Why an ack is not taken, or ``None`` when it is: only for a message the provider
+    accepted, and not once it has finished."""
+    if standing.status == MessageStatus.DELIVERED:
         return AckOutcome.ALREADY_DELIVERED
-    if status not in ACKABLE_STATUSES:
+    if standing.status not in ACKABLE_STATUSES or not standing.accepted:
         return AckOutcome.NOT_ACKNOWLEDGEABLE
     return None
 
@@ -54,19 +87,29 @@ def _ack_refusal(status: MessageStatus) -> AckOutcome | None:
 async def acknowledge(
     sessions: SessionFactory, workflows: WorkflowGateway, ids: Sequence[uuid.UUID]
 ) -> list[AckResult]:
-    statuses = await statuses_of(sessions, ids)
+    """A result per distinct id, in the order first asked."""
+    ids = list(dict.fromkeys(ids))
+    standings = await standings_of(sessions, ids)
 
     async def one(message_id: uuid.UUID) -> AckResult:
-        status = statuses.get(message_id)
-        if status is None:
+        standing = standings.get(message_id)
+        if standing is None:
             return AckResult(id=message_id, outcome=AckOutcome.NOT_FOUND)
-        refusal = _ack_refusal(status)
+        if standing.status == MessageStatus.SENDING and not standing.accepted:
+            try:
+                standing = await settled_standing(sessions, message_id)
+            except TimeoutError:
+                raise ServiceUnavailable(
+                    f"message {message_id} has an attempt in flight; nothing was changed, "
+                    "send the ack again"
+                ) from None
+        refusal = _ack_refusal(standing)
         if refusal is None and await workflows.acknowledge(str(message_id)):
-            return AckResult(id=message_id, outcome=AckOutcome.ACKNOWLEDGED, status=status)
+            return AckResult(id=message_id, outcome=AckOutcome.ACKNOWLEDGED, status=standing.status)
         if refusal is None:  # the workflow finished meanwhile: answer from its final status
-            status = (await statuses_of(sessions, [message_id]))[message_id]
-            refusal = _ack_refusal(status) or AckOutcome.NOT_ACKNOWLEDGEABLE
-        return AckResult(id=message_id, outcome=refusal, status=status)
+            standing = (await standings_of(sessions, [message_id]))[message_id]
+            refusal = _ack_refusal(standing) or AckOutcome.NOT_ACKNOWLEDGEABLE
+        return AckResult(id=message_id, outcome=refusal, status=standing.status)
 
     return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
 
@@ -83,17 +126,20 @@ async def resolve_dead_letters(
     ids: Sequence[uuid.UUID],
     action: DeadLetterAction,
 ) -> list[DeadLetterResult]:
-    statuses = await statuses_of(sessions, ids)
+    """A result per distinct id, in the order first asked."""
+    ids = list(dict.fromkeys(ids))
+    standings = await standings_of(sessions, ids)
 
     async def one(message_id: uuid.UUID) -> DeadLetterResult:
-        status = statuses.get(message_id)
-        if status is None:
+        standing = standings.get(message_id)
+        if standing is None:
             return DeadLetterResult(id=message_id, outcome=DeadLetterOutcome.NOT_FOUND)
+        status = standing.status
         if status == MessageStatus.DEAD_LETTERED:
             new_status = await workflows.resolve_dead_letter(str(message_id), action)
             if new_status is not None:
                 return DeadLetterResult(id=message_id, outcome=DONE[action], status=new_status)
-            status = (await statuses_of(sessions, [message_id]))[message_id]
+            status = (await standings_of(sessions, [message_id]))[message_id].status
         return DeadLetterResult(
             id=message_id, outcome=DeadLetterOutcome.NOT_DEAD_LETTERED, status=status
         )

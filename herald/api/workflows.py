@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -11,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -50,6 +51,7 @@ RPC_TIMEOUT = timedelta(seconds=3)
 """A Temporal that does not answer must not stall the API: the row stays ``pending``."""
 UPDATE_TIMEOUT = timedelta(seconds=10)
 """An update answers once the workflow has recorded the new status."""
+UPDATE_RETRY_SECONDS = 0.2
 
 
 TEMPORAL_UNAVAILABLE = (RPCError, RuntimeError, TimeoutError)
@@ -209,14 +211,38 @@ class WorkflowGateway:
             if action == DeadLetterAction.REQUEUE
             else MessageDelivery.discard
         )
+        update_id = f"{action.value}-{uuid.uuid4()}"
+        deadline = asyncio.get_running_loop().time() + UPDATE_TIMEOUT.total_seconds()
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await handle.execute_update(
+                        update, id=update_id, rpc_timeout=UPDATE_TIMEOUT
+                    )
+            except WorkflowUpdateFailedError:
+                return None
+            except TEMPORAL_UNAVAILABLE as err:
+                # Closed under the update ("aborted by closing workflow") is an answer, not
+                # an outage; a workflow task that failed under it (a signal arrived as the
+                # workflow tried to finish) is worth another try, with the same update id so
+                # that an update already applied is not applied twice.
+                if not await self._is_running(handle.id):
+                    return None
+                if asyncio.get_running_loop().time() >= deadline:
+                    _raise_unless_finished(err)
+                    return None
+            await asyncio.sleep(UPDATE_RETRY_SECONDS)
+
+    async def _is_running(self, workflow_id: str) -> bool:
+        """Whether the workflow still runs; True when Temporal cannot tell (so the caller
+        reports the outage)."""
+        handle = self._client.get_workflow_handle(workflow_id)
         try:
-            async with asyncio.timeout(UPDATE_TIMEOUT.total_seconds()):
-                return await handle.execute_update(update, rpc_timeout=UPDATE_TIMEOUT)
-        except WorkflowUpdateFailedError:
-            return None
+            async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
+                description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         except TEMPORAL_UNAVAILABLE as err:
-            _raise_unless_finished(err)
-            return None
+            return not (isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND)
+        return description.status == WorkflowExecutionStatus.RUNNING
 
 
 async def mark_queued(session: AsyncSession, messages: Sequence[Message]) -> None:

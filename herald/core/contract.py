@@ -53,8 +53,9 @@ ACKABLE_STATUSES = frozenset(
         MessageStatus.DEAD_LETTERED,
     }
 )
-"""An ack is taken whenever a send may have reached the gateway: the gateway's word wins,
-so a late ack delivers a message that is retrying or already in the dead-letter queue."""
+"""The statuses in which an ack is taken, for a message the provider accepted at some
+attempt: the gateway's word wins, so a late ack delivers a message that is retrying or
+already in the dead-letter queue."""
 
 
 class Priority(StrEnum):

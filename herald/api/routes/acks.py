@@ -14,7 +14,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/messages", tags=["acknowledgments"])
 
-ACKABLE = "sent (sending, awaiting_ack, retrying) or dead-lettered"
+ACKABLE = (
+    "accepted by the provider at some attempt (a 2xx) and not yet finished (awaiting_ack, "
+    "retrying, dead_lettered)"
+)
 
 
 @router.post("/ack")
@@ -30,7 +33,7 @@ async def acknowledge_many(
 async def acknowledge_one(
     message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> AckResult:
-    """200 when taken (or already delivered); 404 unknown; 409 when not sent yet or
-    finished otherwise."""
+    """200 when taken (or already delivered); 404 unknown; 409 when no attempt was accepted
+    by the provider, or the message finished otherwise."""
     [result] = await acknowledge(sessions, workflows, [message_id])
     return raise_for_refusal(result, ACKABLE)

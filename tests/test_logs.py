@@ -1,10 +1,15 @@
-"""Unit tests: structured log lines carry their fields as key=value."""
+"""Structured log lines carry their fields as key=value, and an expected failure is one
+line."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import pytest
+
 from herald.core.logs import FORMAT, KeyValueFormatter
+from tests.stack import Stack
 
 
 def line(message: str, **extra: object) -> str:
@@ -29,3 +34,22 @@ def test_library_context_is_left_out() -> None:
         color_message="\x1b[36mstarted\x1b[0m",
     )
     assert text.endswith("herald.test: started")
+
+
+@pytest.mark.parametrize("status", [503, 400])
+async def test_an_expected_delivery_failure_is_one_line_without_a_traceback(
+    stack: Stack, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    stack.gateway.answer(status)
+    message = await stack.submit()
+    await stack.gateway.wait_for(message["id"], 1)
+    await stack.wait_for_status(message["id"], "retrying" if status == 503 else "dead_lettered")
+    await asyncio.sleep(0.5)  # the SDK logs the failed activity as it reports it
+    about_it = [r for r in caplog.records if r.levelno >= logging.INFO and r.exc_info]
+    assert about_it == [], [r.getMessage() for r in about_it]
+    failures = [
+        r.getMessage()
+        for r in caplog.records
+        if getattr(r, "message_id", None) == message["id"] and r.levelno == logging.WARNING
+    ]
+    assert len(failures) == 1, failures

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
 from herald.activities.breaker import Outcome, ProviderBreaker
@@ -180,6 +180,9 @@ class DeliveryActivities:
             type=type(err).__name__,
             non_retryable=retry_in is None,
             next_retry_delay=retry_in,
+            # An expected failure, logged above in one line: the SDK logs benign errors at
+            # DEBUG, without the traceback it gives an unexpected one.
+            category=ApplicationErrorCategory.BENIGN,
         )
 
 

@@ -106,18 +106,14 @@ async def running_stack(workdir: Path, mode: WorkerMode) -> AsyncIterator[BenchS
         stack.push_async_callback(database.dispose)
         arrivals = ArrivalRecorder(create_simulator_app(settings))
         await stack.enter_async_context(hosted(create_app(settings), HOST, settings.api_port))
-        await stack.enter_async_context(
-            hosted(arrivals, HOST, settings.simulator_port, access_log=False)
-        )
+        await stack.enter_async_context(hosted(arrivals, HOST, settings.simulator_port))
         yield BenchStack(mode, settings, settings_file, client, database, arrivals)
 
 
 @asynccontextmanager
-async def hosted(
-    app: ASGIApp, host: str, port: int, *, access_log: bool = True
-) -> AsyncIterator[None]:
+async def hosted(app: ASGIApp, host: str, port: int) -> AsyncIterator[None]:
     """Serve ``app`` for the block (Herald's :func:`herald.lifecycle.serve`)."""
-    server = asgi_server(app, host, port, access_log=access_log)
+    server = asgi_server(app, host, port)
     task = asyncio.create_task(serve(server))
     try:
         while not server.started:

@@ -32,13 +32,9 @@ class HostedServer(uvicorn.Server):
         yield
 
 
-def asgi_server(app: ASGIApp, host: str, port: int, *, access_log: bool = True) -> HostedServer:
-    """A server for ``app``; logging stays as the process configured it."""
-    return HostedServer(
-        uvicorn.Config(
-            app, host=host, port=port, lifespan="on", log_config=None, access_log=access_log
-        )
-    )
+def asgi_server(app: ASGIApp, host: str, port: int) -> HostedServer:
+    """A server for ``app``; logging stays as the process configured it (access log on)."""
+    return HostedServer(uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None))
 
 
 async def serve(server: uvicorn.Server) -> None:

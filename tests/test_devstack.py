@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import textwrap
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -15,7 +17,9 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from herald.core.settings import Settings
 from herald.core.temporal import SEARCH_ATTRIBUTES
+from herald.devstack.dev import Started, serve_all
 from herald.devstack.ports import free_port, port_is_free
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer, temporal_answers
@@ -133,3 +137,28 @@ async def test_temporal_keeps_workflows_across_a_restart(tmp_path: Path) -> None
         description = await client.get_workflow_handle(workflow_id).describe()
         assert description.workflow_type == "NoWorkerNeeded"
     assert port_is_free(server.host, server.port)
+
+
+async def test_herald_dev_keeps_the_api_access_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator runs beside the API in one process: its servers must not silence the
+    process-wide access logger."""
+    settings = settings.model_copy(
+        update={"api_port": free_port(), "simulator_port": free_port(), "provider_url": None}
+    )
+    serving = asyncio.create_task(serve_all(settings, Started("db", "ui")))
+    try:
+        async with httpx.AsyncClient(base_url=settings.api_base_url) as client:
+            async with asyncio.timeout(30):
+                while True:
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get("/health/live")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+        access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+        assert any("GET /health/live" in line and "200" in line for line in access), access
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving

@@ -32,7 +32,7 @@ from herald.devstack.temporal import TemporalDevServer, split_address, temporal_
 from herald.lifecycle import HostedServer, asgi_server, serve, until_signal
 from herald.worker import run_worker
 
-__all__ = ["POSTGRES_PORT", "run_dev"]
+__all__ = ["POSTGRES_PORT", "Started", "run_dev", "serve_all"]
 
 POSTGRES_PORT = 5433
 """Where the embedded PostgreSQL listens unless the port is taken (5432 is left to a system
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class _Started:
+class Started:
     """What this run started, for the banner."""
 
     database: str
@@ -71,7 +71,7 @@ async def _run(settings: Settings) -> None:
             database = make_url(settings.database_url).render_as_string(hide_password=True)
         await migrate(settings.require_database_url())
         temporal_ui = await _ensure_temporal(settings, stack)
-        await _serve_all(settings, _Started(database, temporal_ui))
+        await serve_all(settings, Started(database, temporal_ui))
 
 
 def _check_ports_free(settings: Settings) -> None:
@@ -138,7 +138,7 @@ async def _ensure_temporal(settings: Settings, stack: AsyncExitStack) -> str:
     return ui
 
 
-async def _serve_all(settings: Settings, started: _Started) -> None:
+async def serve_all(settings: Settings, started: Started) -> None:
     """Run the API, the simulator (unless a provider is configured) and the worker until
     cancelled or until one of them fails; stop the servers first, then the worker."""
     servers: list[HostedServer] = [
@@ -146,11 +146,9 @@ async def _serve_all(settings: Settings, started: _Started) -> None:
     ]
     if settings.provider_url is None:
         simulator = create_simulator_app(settings)
-        servers.append(
-            asgi_server(
-                simulator, settings.simulator_host, settings.simulator_port, access_log=False
-            )
-        )
+        # Its access log too: uvicorn's access logger is one per process, so silencing it
+        # for the simulator would silence the API's.
+        servers.append(asgi_server(simulator, settings.simulator_host, settings.simulator_port))
     server_tasks = [asyncio.create_task(serve(server)) for server in servers]
     worker = asyncio.create_task(run_worker(settings))
     everything = [*server_tasks, worker]
@@ -186,7 +184,7 @@ async def _cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
             logger.error("error while stopping", exc_info=result)
 
 
-def _banner(settings: Settings, started: _Started) -> str:
+def _banner(settings: Settings, started: Started) -> str:
     api = settings.api_base_url
     key = settings.api_keys[0]
     provider = settings.provider_url or f"simulator at {settings.simulator_url}"

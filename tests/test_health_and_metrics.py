@@ -40,15 +40,24 @@ async def run_as_admin(postgres: EmbeddedPostgres, statement: str) -> None:
         await engine.dispose()
 
 
+@asynccontextmanager
+async def fresh_database(postgres: EmbeddedPostgres) -> AsyncIterator[str]:
+    """A migrated database of its own for the block; its URL."""
+    name = f"metrics_{uuid.uuid4().hex}"
+    await run_as_admin(postgres, f"CREATE DATABASE {name}")
+    url = make_url(postgres.url).set(database=name).render_as_string(hide_password=False)
+    await migrate(url)
+    try:
+        yield url
+    finally:
+        await run_as_admin(postgres, f"DROP DATABASE {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="module")
 async def own_database(postgres_server: EmbeddedPostgres) -> AsyncIterator[str]:
     """A migrated database of this module's own; its URL."""
-    name = f"metrics_{uuid.uuid4().hex}"
-    await run_as_admin(postgres_server, f"CREATE DATABASE {name}")
-    url = make_url(postgres_server.url).set(database=name).render_as_string(hide_password=False)
-    await migrate(url)
-    yield url
-    await run_as_admin(postgres_server, f"DROP DATABASE {name} WITH (FORCE)")
+    async with fresh_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture
@@ -58,6 +67,7 @@ def settings_overrides(own_database: str) -> dict[str, Any]:
         "database_url": own_database,
         "ack_timeout_seconds": 60,
         "metrics_window_seconds": WINDOW_SECONDS,
+        "metrics_refresh_seconds": 0.2,
     }
 
 
@@ -168,12 +178,20 @@ async def test_metrics_after_a_known_workload(stack: Stack) -> None:
 
 
 async def assert_prometheus_exposition(stack: Stack, expected: dict[str, Any]) -> None:
-    """``/metrics`` (no API key) shows the same numbers, and this API's own request series."""
+    """``/metrics`` (no API key) shows the same numbers, once refreshed, and this API's own
+    request series."""
     async with httpx.AsyncClient(base_url=str(stack.api.base_url)) as anonymous:
-        response = await anonymous.get("/metrics")
-    assert response.status_code == 200, response.text
+        async with asyncio.timeout(10):
+            while True:
+                response = await anonymous.get("/metrics")
+                assert response.status_code == 200, response.text
+                samples = Samples(response.text)
+                delivered = samples.value("herald_messages_delivered_per_second")
+                if delivered == pytest.approx(expected["messages_per_second"]):
+                    break
+                await asyncio.sleep(0.1)
     assert response.headers["content-type"].startswith("text/plain")
-    samples = Samples(response.text)
+    assert 0 <= samples.value("herald_metrics_age_seconds") < 5
     assert samples.value("herald_queue_depth", priority="high") == 0
     assert samples.value("herald_messages_delivered_per_second") == pytest.approx(
         expected["messages_per_second"]
@@ -188,6 +206,7 @@ async def assert_prometheus_exposition(stack: Stack, expected: dict[str, Any]) -
     assert samples.value(breaker, provider="http", state="open") == 0
     submits = {"route": "/v1/messages", "method": "POST"}
     assert samples.value("herald_api_requests_total", **submits, status="202") == 3
+    assert samples.value("herald_api_requests_total", route="/metrics", method="GET", status="200")
     assert samples.value("herald_api_request_duration_seconds_count", **submits) == 3
     assert samples.value("herald_process_resident_memory_bytes") > 0
 
@@ -238,3 +257,28 @@ async def scrape(client: httpx.AsyncClient) -> str:
         return (await client.get("/metrics")).text
     except httpx.ConnectError:  # the worker has not started yet
         return ""
+
+
+async def test_a_scrape_does_not_query_the_database(
+    settings: Settings, postgres_server: EmbeddedPostgres
+) -> None:
+    """``/metrics`` serves the gauges its process refreshes: with the database gone, it still
+    answers, the gauges aging, while readiness reports the database."""
+    async with fresh_database(postgres_server) as url:
+        settings = settings.model_copy(update={"database_url": url, "metrics_refresh_seconds": 0.2})
+        async with serving_api(settings, api_key=None) as client:
+            async with asyncio.timeout(10):
+                while "herald_queue_depth" not in (await client.get("/metrics")).text:
+                    await asyncio.sleep(0.1)
+            name = make_url(url).database
+            await run_as_admin(postgres_server, f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            await run_as_admin(
+                postgres_server,
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+            )
+            assert (await client.get("/health/ready")).status_code == 503
+            for _ in range(5):
+                response = await client.get("/metrics")
+                assert response.status_code == 200
+                assert Samples(response.text).value("herald_queue_depth", priority="low") == 0
+            assert Samples(response.text).value("herald_metrics_age_seconds") > 0

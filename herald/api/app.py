@@ -17,6 +17,7 @@ from herald.api.services import Services
 from herald.api.workflows import WorkflowGateway
 from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
+from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 
@@ -33,11 +34,18 @@ def create_app(settings: Settings) -> FastAPI:
         client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
         workflows = WorkflowGateway(client, sessions, settings)
         relay = OutboxRelay(sessions, workflows, settings.outbox_interval_seconds)
+        gauges = RefreshedSummary(sessions, settings, settings.metrics_refresh_seconds)
         app.state.services = Services(
-            settings, sessions, workflows, temporal=client, metrics=api_metrics, relay=relay
+            settings,
+            sessions,
+            workflows,
+            temporal=client,
+            metrics=api_metrics,
+            gauges=gauges,
+            relay=relay,
         )
         try:
-            async with supervised(relay.loop):
+            async with supervised(relay.loop, gauges.loop):
                 yield
         finally:
             await engine.dispose()

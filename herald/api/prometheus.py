@@ -2,9 +2,10 @@
 
 Two kinds of series:
 
-* from PostgreSQL, computed at scrape time (:func:`herald.core.metrics.summarize`), so every
-  API process answers the same numbers for the whole system: ``herald_queue_depth``,
-  ``herald_messages_delivered_per_second``, ``herald_circuit_breaker_state``, ...;
+* from PostgreSQL (:func:`herald.core.metrics.summarize`), recomputed on an interval rather
+  than per scrape, so every API process answers the same numbers for the whole system:
+  ``herald_queue_depth``, ``herald_messages_delivered_per_second``,
+  ``herald_circuit_breaker_state``, ..., and ``herald_metrics_age_seconds``;
 * this process's own, in a registry per app (no global state, so a test can build several
   apps): requests by route and status, their latency, and the process's CPU and memory.
 """
@@ -52,11 +53,16 @@ class ApiMetrics:
         self._requests.labels(route, method, str(status)).inc()
         self._durations.labels(route, method).observe(seconds)
 
-    def exposition(self, summary: MetricsSummary, accept: str | None) -> tuple[bytes, str]:
+    def exposition(
+        self, summary: MetricsSummary | None, age_seconds: float | None, accept: str | None
+    ) -> tuple[bytes, str]:
         """The body and its content type, in the format the scraper accepts (text or
-        OpenMetrics)."""
+        OpenMetrics); the summary's gauges once there is one, with its age."""
         encode, content_type = choose_encoder(accept or "")
-        return encode(_Scrape(self.registry, SummaryCollector(summary))), content_type
+        collectors: list[Collector] = [self.registry]
+        if summary is not None and age_seconds is not None:
+            collectors.append(SummaryCollector(summary, age_seconds))
+        return encode(_Scrape(*collectors)), content_type
 
 
 class _Scrape:
@@ -73,11 +79,17 @@ class _Scrape:
 class SummaryCollector:
     """The summary's numbers as gauges (ratios 0..1, durations in seconds)."""
 
-    def __init__(self, summary: MetricsSummary) -> None:
+    def __init__(self, summary: MetricsSummary, age_seconds: float) -> None:
         self._summary = summary
+        self._age_seconds = age_seconds
 
     def collect(self) -> Iterator[Metric]:
         summary = self._summary
+        yield _gauge(
+            "herald_metrics_age_seconds",
+            "Seconds since this API process last computed the herald_ gauges from PostgreSQL",
+            self._age_seconds,
+        )
         yield _gauge(
             "herald_metrics_window_seconds",
             "Length of the sliding window of the windowed herald_ gauges",

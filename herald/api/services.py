@@ -10,6 +10,7 @@ from herald.api.outbox import OutboxRelay
 from herald.api.prometheus import ApiMetrics
 from herald.api.workflows import WorkflowGateway
 from herald.core.database import SessionFactory
+from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 
 __all__ = ["Services"]
@@ -23,4 +24,6 @@ class Services:
     temporal: Client
     """The lazily connected client behind ``workflows``, for the readiness check."""
     metrics: ApiMetrics
+    gauges: RefreshedSummary
+    """The system's numbers for ``GET /metrics``, refreshed in the background."""
     relay: OutboxRelay

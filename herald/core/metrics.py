@@ -20,7 +20,6 @@ Not windowed: ``queue_depth`` counts the messages still under way now (``pending
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,17 +28,23 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, extract, or_
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from herald.core.background import SupervisedLoop, supervised
 from herald.core.breaker_state import snapshot
 from herald.core.contract import TERMINAL_STATUSES, MessageStatus, Priority
 from herald.core.database import SessionFactory
 from herald.core.models import CircuitBreakerState, Message
 from herald.core.settings import Settings
 
-__all__ = ["UNDER_WAY_STATUSES", "MetricsSummary", "logging_metrics", "summarize"]
+__all__ = [
+    "UNDER_WAY_STATUSES",
+    "MetricsSummary",
+    "RefreshedSummary",
+    "logging_metrics",
+    "summarize",
+]
 
 log = logging.getLogger("herald.metrics")
 
@@ -144,25 +149,36 @@ async def _queue_depth(session: AsyncSession) -> dict[Priority, int]:
     return {priority: counts.get(priority, 0) for priority in Priority}
 
 
+class RefreshedSummary:
+    """The summary, recomputed every ``interval`` seconds by a supervised loop: readers (a
+    Prometheus scrape) never query the database, and a failed refresh keeps the last one."""
+
+    def __init__(
+        self, sessions: SessionFactory, settings: Settings, interval: float, *, log: bool = False
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._interval = interval
+        self._log = log
+        self.latest: MetricsSummary | None = None
+        self.loop = SupervisedLoop("metrics", self._refresh, retry_after=interval)
+
+    def age_seconds(self) -> float | None:
+        """Since the latest summary was computed; ``None`` before the first one."""
+        return None if self.latest is None else self.loop.seconds_since_success()
+
+    async def _refresh(self) -> float:
+        async with self._sessions() as session:
+            self.latest = await summarize(session, self._settings)
+        if self._log:
+            log.info("metrics", extra=self.latest.log_fields())
+        return self._interval
+
+
 @asynccontextmanager
 async def logging_metrics(sessions: SessionFactory, settings: Settings) -> AsyncIterator[None]:
     """For the block, log the summary (logger ``herald.metrics``) every
     ``HERALD_METRICS_LOG_INTERVAL_SECONDS``."""
-    task = asyncio.create_task(_log_every_interval(sessions, settings))
-    try:
+    logged = RefreshedSummary(sessions, settings, settings.metrics_log_interval_seconds, log=True)
+    async with supervised(logged.loop):
         yield
-    finally:
-        task.cancel()
-        await asyncio.wait([task])
-
-
-async def _log_every_interval(sessions: SessionFactory, settings: Settings) -> None:
-    while True:
-        await asyncio.sleep(settings.metrics_log_interval_seconds)
-        try:
-            async with sessions() as session:
-                summary = await summarize(session, settings)
-        except (SQLAlchemyError, OSError) as err:
-            log.warning("metrics unavailable", extra={"error": str(err)})
-            continue
-        log.info("metrics", extra=summary.log_fields())

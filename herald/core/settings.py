@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
+    metrics_refresh_seconds: float = Field(default=10.0, gt=0)
+    """How often each API process recomputes the gauges of ``GET /metrics`` from PostgreSQL
+    (a scrape reads them from memory)."""
     metrics_window_seconds: float = Field(default=300.0, gt=0)
     """The sliding window of ``GET /v1/metrics``, ``GET /metrics`` and the worker's log line."""
     worker_metrics_port: int | None = Field(default=9464, ge=1, le=65535)

@@ -1,7 +1,8 @@
 """Metrics: ``/v1/metrics`` (JSON summary) and ``/metrics`` (Prometheus exposition).
 
-Both compute the system's numbers from PostgreSQL (:mod:`herald.core.metrics`), so every API
-process answers the same.
+Both show the system's numbers from PostgreSQL (:mod:`herald.core.metrics`), so every API
+process answers the same: ``/v1/metrics`` computes them per request (it needs a key),
+``/metrics`` (open to scrapers) serves the ones its process refreshes on an interval.
 """
 
 from __future__ import annotations
@@ -36,12 +37,11 @@ async def metrics_summary(session: SessionDep, settings: SettingsDep) -> Metrics
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
 )
 async def prometheus_metrics(
-    session: SessionDep,
-    services: ServicesDep,
-    accept: Annotated[str | None, Header()] = None,
+    services: ServicesDep, accept: Annotated[str | None, Header()] = None
 ) -> Response:
-    """The `herald_` series: the summary's numbers as gauges, and this API process's request
+    """The `herald_` series: the summary's numbers as gauges (recomputed from PostgreSQL
+    every `HERALD_METRICS_REFRESH_SECONDS`, not per scrape), and this API process's request
     counters and latency histograms. Text format, or OpenMetrics when the scraper asks."""
-    summary = await summarize(session, services.settings)
-    body, content_type = services.metrics.exposition(summary, accept)
+    gauges = services.gauges
+    body, content_type = services.metrics.exposition(gauges.latest, gauges.age_seconds(), accept)
     return Response(body, media_type=content_type)

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from herald.api.auth import ApiKeyVerifier
 from herald.api.deps import require_api_key
+from herald.api.gate import RequestGate
 from herald.api.outbox import OutboxRelay
 from herald.api.problems import install_problem_handlers
 from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
@@ -21,7 +23,10 @@ from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 
-__all__ = ["create_app"]
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/v1"
+"""Every route under it needs an API key."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -57,9 +62,13 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.api_key_verifier = ApiKeyVerifier(settings.api_keys)
     install_problem_handlers(app)
-    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    app.add_middleware(
+        RequestGate, max_body_bytes=settings.max_request_bytes, protected_prefix=API_PREFIX
+    )
+    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)  # counts refusals too
+    v1 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_api_key)])
     v1.include_router(messages.router)
     v1.include_router(acks.router)
     v1.include_router(dead_letters.router)

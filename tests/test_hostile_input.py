@@ -1,0 +1,214 @@
+"""Hostile input gets a 4xx before it costs anything: a body over the size limit or without
+an API key is refused before it is read. On the real API, PostgreSQL and Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import random
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from herald.api.app import create_app
+from herald.core.settings import Settings
+from tests.servers import serving
+from tests.stack import API_KEY, serving_api
+
+CHUNK = b"x" * 65536
+PROBLEM_JSON = "application/problem+json"
+
+
+@pytest.fixture
+def recipient() -> str:
+    """A number of the test's own, so listing by recipient counts only its messages."""
+    return f"+491514{random.randrange(10**7):07d}"
+
+
+class BodyMeter:
+    """Counts the request body bytes the app (the request gate first) pulls from the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.pulled = 0
+        self.last = 0
+        """The size of the last piece pulled (as much as the server had read, not a chunk)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def metered() -> Message:
+            message = await receive()
+            self.last = len(message.get("body", b""))
+            self.pulled += self.last
+            return message
+
+        await self.app(scope, metered, send)
+
+
+@dataclass
+class Metered:
+    url: str
+    meter: BodyMeter
+
+
+@asynccontextmanager
+async def metered_api(settings: Settings) -> AsyncIterator[Metered]:
+    meter = BodyMeter(create_app(settings))
+    async with serving(meter) as url:
+        yield Metered(url, meter)
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+    written: int = field(default=0)
+    """Body bytes the client had written when the answer came."""
+
+
+async def send_raw(
+    url: str, path: str, headers: dict[str, str], chunks: Iterable[bytes] = ()
+) -> RawAnswer:
+    """POST with ``headers``, then the ``chunks`` (chunked encoding, if any) for as long as
+    no answer has come; the answer is read meanwhile. httpx cannot do this: it sends the whole
+    body before it reads, so it could never show an answer to a body that does not end."""
+    address = urlsplit(url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    head = [f"POST {path} HTTP/1.1", f"Host: {address.netloc}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+    written = 0
+
+    async def write_body() -> None:
+        nonlocal written
+        for chunk in chunks:
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+            written += len(chunk)
+
+    writing = asyncio.create_task(write_body())
+    try:
+        async with asyncio.timeout(30):
+            status_line, *header_lines = (
+                (await reader.readuntil(b"\r\n\r\n")).decode().strip().split("\r\n")
+            )
+            named = (line.split(": ", 1) for line in header_lines)
+            answer_headers = {name.lower(): value for name, value in named}
+            body = await reader.readexactly(int(answer_headers["content-length"]))
+    finally:
+        writing.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await writing
+        writer.close()
+    return RawAnswer(int(status_line.split()[1]), answer_headers, json.loads(body), written)
+
+
+def endless() -> Iterator[bytes]:
+    return itertools.repeat(CHUNK)
+
+
+BATCH = "/v1/messages/batch"
+JSON = {"Content-Type": "application/json"}
+CHUNKED = JSON | {"Transfer-Encoding": "chunked"}
+AUTHORIZED = {"Authorization": f"Bearer {API_KEY}"}
+
+
+# --- Unauthenticated: 401 before a byte of the body is read -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({}, "send your API key as `Authorization: Bearer <key>`"),
+        ({"Authorization": "Basic dGVzdA=="}, "send your API key as `Authorization: Bearer"),
+        ({"Authorization": "Bearer wrong"}, "the API key is not one of this service's keys"),
+    ],
+    ids=["no-key", "not-bearer", "unknown-key"],
+)
+async def test_a_100_mb_body_without_a_valid_key_is_refused_unread(
+    settings: Settings, headers: dict[str, str], detail: str
+) -> None:
+    async with metered_api(settings) as api:
+        declared = await send_raw(
+            api.url, BATCH, JSON | headers | {"Content-Length": str(100_000_000)}
+        )
+        streamed = await send_raw(api.url, BATCH, CHUNKED | headers, endless())
+        for answer in (declared, streamed):
+            assert answer.status == 401
+            assert answer.headers["content-type"] == PROBLEM_JSON
+            assert answer.headers["www-authenticate"] == "Bearer"
+            assert answer.body["detail"].startswith(detail)
+            assert answer.body["instance"] == BATCH
+        assert api.meter.pulled == 0, "the body of an unauthenticated request was read"
+
+
+async def test_a_valid_key_still_passes_the_gate(settings: Settings, recipient: str) -> None:
+    async with serving_api(settings) as api:
+        response = await api.post("/v1/messages", json={"recipient": recipient, "content": "hi"})
+    assert response.status_code == 202, response.text
+
+
+# --- The size limit: 413 before the body is held whole --------------------------------------
+
+SMALL_LIMIT = 256 * 1024
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_request_bytes": SMALL_LIMIT}])
+async def test_a_declared_length_over_the_limit_is_refused_at_once(settings: Settings) -> None:
+    async with metered_api(settings) as api:
+        # No body follows the head: the answer cannot have waited for one.
+        answer = await send_raw(
+            api.url, BATCH, JSON | AUTHORIZED | {"Content-Length": str(SMALL_LIMIT + 1)}
+        )
+        assert answer.status == 413
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert f"over {SMALL_LIMIT} bytes (HERALD_MAX_REQUEST_BYTES)" in answer.body["detail"]
+        assert api.meter.pulled == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_request_bytes": SMALL_LIMIT}])
+async def test_an_endless_chunked_body_is_cut_off_at_the_limit(settings: Settings) -> None:
+    async with metered_api(settings) as api:
+        answer = await send_raw(api.url, BATCH, CHUNKED | AUTHORIZED, endless())
+        assert answer.status == 413
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert "HERALD_MAX_REQUEST_BYTES" in answer.body["detail"]
+        # Read as it came, up to the piece that passed the limit, then no more.
+        assert api.meter.pulled - api.meter.last <= SMALL_LIMIT < api.meter.pulled
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_request_bytes": SMALL_LIMIT}])
+async def test_a_chunked_body_within_the_limit_is_read(settings: Settings, recipient: str) -> None:
+    body = json.dumps({"recipient": recipient, "content": "x" * 1600}).encode()
+
+    async def in_pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    async with serving_api(settings) as api:
+        response = await api.post("/v1/messages", content=in_pieces(), headers=JSON)
+    assert response.status_code == 202, response.text
+
+
+def test_the_default_limit_holds_a_full_batch_of_the_longest_messages() -> None:
+    """1000 messages of 1600 four-byte characters, each with a 255-character key and some
+    metadata, as compact JSON: what ``HERALD_MAX_REQUEST_BYTES`` is sized for."""
+    settings = Settings(_env_file=None)
+    item = {
+        "recipient": "+14155550123",
+        "content": "😀" * 1600,
+        "priority": "normal",
+        "ordering": "best_effort",
+        "idempotency_key": "k" * 255,
+        "metadata": {f"key-{index}": "v" * 100 for index in range(20)},
+    }
+    batch = {"messages": [item] * settings.batch_size_limit}
+    size = len(json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode())
+    assert size < settings.max_request_bytes == 10 * 1024 * 1024

@@ -1,5 +1,6 @@
 """Hostile input gets a 4xx before it costs anything: a body over the size limit or without
-an API key is refused before it is read. On the real API, PostgreSQL and Temporal."""
+an API key is refused before it is read, text PostgreSQL cannot store and unbounded metadata
+are refused by field. On the real API, PostgreSQL and Temporal."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import random
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -212,3 +215,110 @@ def test_the_default_limit_holds_a_full_batch_of_the_longest_messages() -> None:
     batch = {"messages": [item] * settings.batch_size_limit}
     size = len(json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode())
     assert size < settings.max_request_bytes == 10 * 1024 * 1024
+
+
+# --- Text PostgreSQL cannot store, and unbounded metadata: 422 by field ---------------------
+
+
+async def count_for(api: httpx.AsyncClient, recipient: str) -> int:
+    page = await api.get("/v1/messages", params={"recipient": recipient, "page_size": 1})
+    assert page.status_code == 200, page.text
+    total: int = page.json()["total"]
+    return total
+
+
+def assert_invalid(response: httpx.Response, field: str, message: str) -> None:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem = response.json()
+    assert [(error["field"], error["message"]) for error in problem["errors"]] == [(field, message)]
+    assert problem["detail"] == f"{field}: {message}"
+
+
+NUL = "control character U+0000 at position 3 is not allowed; only newline and tab are"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"content": "abc\x00def"}, "content", NUL),
+        ({"metadata": {"abc\x00": "v"}}, "metadata", f"key 'abc\\x00': {NUL}"),
+        ({"metadata": {"k": "abc\x00"}}, "metadata", f"value of key 'k': {NUL}"),
+        (
+            {"content": "bell\x07"},
+            "content",
+            "control character U+0007 at position 4 is not allowed; only newline and tab are",
+        ),
+        (
+            {"content": "a\r\nb"},
+            "content",
+            "control character U+000D at position 1 is not allowed; only newline and tab are",
+        ),
+    ],
+    ids=["nul-content", "nul-metadata-key", "nul-metadata-value", "bell", "carriage-return"],
+)
+async def test_control_characters_are_refused_by_field_and_position(
+    settings: Settings,
+    recipient: str,
+    fields: dict[str, Any],
+    field: str,
+    message: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = {"recipient": recipient, "content": "hi", **fields}
+    with caplog.at_level(logging.WARNING):
+        async with serving_api(settings) as api:
+            assert_invalid(await api.post("/v1/messages", json=body), field, message)
+            batch = await api.post(BATCH, json={"messages": [body]})
+            assert_invalid(batch, f"messages[0].{field}", message)
+            assert await count_for(api, recipient) == 0
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_newline_and_tab_are_kept(settings: Settings, recipient: str) -> None:
+    content = "line one\nline two\tafter a tab"
+    async with serving_api(settings) as api:
+        response = await api.post(
+            "/v1/messages",
+            json={"recipient": recipient, "content": content, "metadata": {"note": "a\nb"}},
+        )
+    assert response.status_code == 202, response.text
+    assert response.json()["content"] == content
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({f"k{index}": "v" for index in range(51)}, "at most 50 keys, this has 51"),
+        ({"k" * 41: "v"}, f"key '{'k' * 40}…': a key has 1 to 40 characters, this one 41"),
+        ({"": "v"}, "key '': a key has 1 to 40 characters, this one 0"),
+        ({"k": "v" * 501}, "value of key 'k': a value has at most 500 characters, this one 501"),
+        ({"count": 3}, "value of key 'count': values are strings, not a number"),
+        ({"nested": {"a": "b"}}, "value of key 'nested': values are strings, not an object"),
+        ({"none": None}, "value of key 'none': values are strings, not null"),
+        (
+            {"huge": "x" * 10_000_000},
+            "value of key 'huge': a value has at most 500 characters, this one 10000000",
+        ),
+    ],
+    ids=["51-keys", "long-key", "empty-key", "long-value", "number", "object", "null", "10-mb"],
+)
+async def test_metadata_is_bounded_as_stripe_bounds_it(
+    settings: Settings, recipient: str, metadata: dict[str, Any], message: str
+) -> None:
+    async with serving_api(settings) as api:
+        response = await api.post(
+            "/v1/messages", json={"recipient": recipient, "content": "hi", "metadata": metadata}
+        )
+        assert_invalid(response, "metadata", message)
+        assert await count_for(api, recipient) == 0
+
+
+async def test_metadata_at_its_bounds_is_stored(settings: Settings, recipient: str) -> None:
+    metadata = {f"{index:02d}".ljust(40, "k"): "é" * 500 for index in range(50)}
+    async with serving_api(settings) as api:
+        response = await api.post(
+            "/v1/messages", json={"recipient": recipient, "content": "hi", "metadata": metadata}
+        )
+    assert response.status_code == 202, response.text
+    assert response.json()["metadata"] == metadata

@@ -8,13 +8,22 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic import Field as PydanticField
 from sqlalchemy import Column, DateTime, Enum, Index, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from herald.core.contract import FailureClass, MessageStatus, Priority
+from herald.core.text import (
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_LENGTH,
+    METADATA_JSON_SCHEMA,
+    PRINTABLE_TEXT_PATTERN,
+    check_metadata,
+    refuse_control_characters,
+)
 
 __all__ = [
     "CircuitBreaker",
@@ -121,16 +130,34 @@ class Message(MessageBase, table=True):
     )
 
 
+Metadata = Annotated[
+    dict[str, str], BeforeValidator(check_metadata), WithJsonSchema(METADATA_JSON_SCHEMA)
+]
+"""Bounded as :func:`check_metadata` says, with one error for the first fault."""
+
+
 class MessageCreate(BaseModel):
     """What a client submits. Unknown fields are refused so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid")
 
     recipient: E164
-    content: str = PydanticField(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    content: Annotated[
+        str,
+        PydanticField(
+            min_length=1,
+            max_length=MAX_CONTENT_LENGTH,
+            json_schema_extra={"pattern": PRINTABLE_TEXT_PATTERN},
+        ),
+        AfterValidator(refuse_control_characters),
+    ]
     priority: Priority = Priority.NORMAL
     ordering: Literal["best_effort", "strict"] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = PydanticField(
+        default=None,
+        description=f"Up to {MAX_METADATA_KEYS} keys of 1 to {MAX_METADATA_KEY_LENGTH} "
+        f"characters, each with a string of up to {MAX_METADATA_VALUE_LENGTH}",
+    )
 
 
 class MessagePublic(BaseModel):

@@ -1,6 +1,6 @@
 """Hostile input gets a 4xx before it costs anything: a body over the size limit or without
 an API key is refused before it is read, text PostgreSQL cannot store and unbounded metadata
-are refused by field. On the real API, PostgreSQL and Temporal."""
+are refused by field, and paging is bounded. On the real API, PostgreSQL and Temporal."""
 
 from __future__ import annotations
 
@@ -322,3 +322,19 @@ async def test_metadata_at_its_bounds_is_stored(settings: Settings, recipient: s
         )
     assert response.status_code == 202, response.text
     assert response.json()["metadata"] == metadata
+
+
+# --- Paging: bounded, so the offset stays cheap and within bigint ---------------------------
+
+
+@pytest.mark.parametrize("route", ["/v1/messages", "/v1/dead-letters"])
+async def test_a_page_past_the_bound_is_refused(settings: Settings, route: str) -> None:
+    async with serving_api(settings) as api:
+        for page in (1943340756906348032, 10_001, 0):
+            response = await api.get(route, params={"page": page})
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == PROBLEM_JSON
+            assert [error["field"] for error in response.json()["errors"]] == ["page"]
+        last = await api.get(route, params={"page": 10_000, "page_size": 500})
+        assert last.status_code == 200, last.text
+        assert last.json()["items"] == []

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from herald.core.database import DATABASE_UNAVAILABLE
 from herald.core.errors import ProblemError, ServiceUnavailable
 
-__all__ = ["install_problem_handlers", "problem_of", "problem_response"]
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_of", "problem_response"]
 
 log = logging.getLogger(__name__)
 

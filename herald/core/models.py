@@ -56,7 +56,19 @@ def normalize_e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-E164 = Annotated[str, AfterValidator(normalize_e164)]
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+E164 = Annotated[
+    str,
+    AfterValidator(normalize_e164),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": E164_PATTERN,
+            "description": "A phone number in E.164 form, e.g. `+14155550123`; spaces, dots, "
+            "dashes and parentheses are accepted too, and removed",
+        }
+    ),
+]
 
 
 def stored_as_text(enum: type[StrEnum], length: int) -> Enum:
@@ -164,7 +176,7 @@ class MessagePublic(BaseModel):
     """What the API answers for a message (DESIGN §4)."""
 
     id: uuid.UUID
-    recipient: str
+    recipient: str = PydanticField(json_schema_extra={"pattern": E164_PATTERN})
     content: str
     priority: Priority
     status: MessageStatus

@@ -8,6 +8,13 @@ from fastapi import APIRouter
 
 from herald.api.actions import acknowledge, raise_for_refusal
 from herald.api.deps import SessionsDep, WorkflowsDep
+from herald.api.openapi import (
+    INVALID,
+    NOT_FOUND,
+    READING_A_BODY,
+    STATUS_CONFLICT,
+    problem_responses,
+)
 from herald.api.schemas import AckOutcome, AckResult, ActionResults, MessageIds
 
 __all__ = ["router"]
@@ -20,7 +27,7 @@ ACKABLE = (
 )
 
 
-@router.post("/ack")
+@router.post("/ack", responses=problem_responses(*READING_A_BODY))
 async def acknowledge_many(
     body: MessageIds, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> ActionResults[AckOutcome]:
@@ -29,7 +36,17 @@ async def acknowledge_many(
     return ActionResults(results=await acknowledge(sessions, workflows, body.message_ids))
 
 
-@router.post("/{message_id}/ack")
+@router.post(
+    "/{message_id}/ack",
+    responses=problem_responses(
+        NOT_FOUND,
+        STATUS_CONFLICT.meaning(
+            "Nothing was sent yet (`pending`, `queued`), or it ended otherwise "
+            "(`discarded`, `expired`)"
+        ),
+        INVALID,
+    ),
+)
 async def acknowledge_one(
     message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> AckResult:

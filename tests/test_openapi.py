@@ -11,7 +11,7 @@ from herald.api.app import create_app
 from herald.core.settings import Settings
 
 E164 = r"^\+[1-9][0-9]{1,14}$"
-BODY = {413, 422}
+BODY = {400, 413, 422}
 """What a route reading a JSON body can answer about it."""
 V1 = {401, 503}
 """What every ``/v1`` route can answer: no valid key; PostgreSQL (or Temporal) down."""

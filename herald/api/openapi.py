@@ -27,6 +27,7 @@ __all__ = [
     "TOO_LARGE",
     "UNAUTHORIZED",
     "UNAVAILABLE",
+    "UNREADABLE",
     "FieldError",
     "NotReady",
     "Problem",
@@ -114,6 +115,7 @@ UNAUTHORIZED = ProblemAnswer(
     "No valid API key in `Authorization: Bearer <key>`; the body was not read",
     header=("WWW-Authenticate", "`Bearer`"),
 )
+UNREADABLE = ProblemAnswer(400, "The body is not JSON in UTF-8, or is nested too deeply to read")
 NOT_FOUND = ProblemAnswer(404, "There is no message with this id")
 STATUS_CONFLICT = ProblemAnswer(
     409, "The message's status does not allow this", model=StatusConflictProblem
@@ -142,7 +144,7 @@ NOT_READY = ProblemAnswer(
 )
 
 
-READING_A_BODY = (TOO_LARGE, INVALID)
+READING_A_BODY = (UNREADABLE, TOO_LARGE, INVALID)
 """What a route that reads a JSON body can answer about it."""
 
 

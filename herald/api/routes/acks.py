@@ -13,6 +13,7 @@ from herald.api.openapi import (
     NOT_FOUND,
     READING_A_BODY,
     STATUS_CONFLICT,
+    UNAVAILABLE,
     problem_responses,
 )
 from herald.api.schemas import AckOutcome, AckResult, ActionResults, MessageIds
@@ -27,7 +28,13 @@ ACKABLE = (
 )
 
 
-@router.post("/ack", responses=problem_responses(*READING_A_BODY))
+IN_FLIGHT = UNAVAILABLE.meaning(
+    "PostgreSQL or Temporal did not answer, or an attempt was still in flight after 3 s; "
+    "nothing was changed: send the ack again"
+)
+
+
+@router.post("/ack", responses=problem_responses(*READING_A_BODY, IN_FLIGHT))
 async def acknowledge_many(
     body: MessageIds, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> ActionResults[AckOutcome]:
@@ -41,10 +48,11 @@ async def acknowledge_many(
     responses=problem_responses(
         NOT_FOUND,
         STATUS_CONFLICT.meaning(
-            "Nothing was sent yet (`pending`, `queued`), or it ended otherwise "
-            "(`discarded`, `expired`)"
+            "No attempt was accepted by the provider (`pending`, `queued`, refused, only "
+            "failed), or it ended otherwise (`discarded`, `expired`)"
         ),
         INVALID,
+        IN_FLIGHT,
     ),
 )
 async def acknowledge_one(

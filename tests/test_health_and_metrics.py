@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,40 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import make_url
 
-from herald.core.database import migrate
 from herald.core.logs import KeyValueFormatter
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
 from herald.devstack.postgres import EmbeddedPostgres
+from tests.databases import fresh_database, run_as_admin
 from tests.stack import Stack, running_worker, serving_api
 
 WINDOW_SECONDS = 300.0
-
-
-async def run_as_admin(postgres: EmbeddedPostgres, statement: str) -> None:
-    """A statement outside a transaction (as ``CREATE DATABASE`` must be)."""
-    engine = create_async_engine(postgres.url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@asynccontextmanager
-async def fresh_database(postgres: EmbeddedPostgres) -> AsyncIterator[str]:
-    """A migrated database of its own for the block; its URL."""
-    name = f"metrics_{uuid.uuid4().hex}"
-    await run_as_admin(postgres, f"CREATE DATABASE {name}")
-    url = make_url(postgres.url).set(database=name).render_as_string(hide_password=False)
-    await migrate(url)
-    try:
-        yield url
-    finally:
-        await run_as_admin(postgres, f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

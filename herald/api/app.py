@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from herald.api.auth import ApiKeyVerifier
 from herald.api.deps import require_api_key
+from herald.api.gate import RequestGate
+from herald.api.openapi import UNAUTHORIZED, UNAVAILABLE, problem_responses, with_problem_schemas
 from herald.api.outbox import OutboxRelay
 from herald.api.problems import install_problem_handlers
 from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
@@ -21,7 +25,15 @@ from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 
-__all__ = ["create_app"]
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/v1"
+"""Every route under it needs an API key."""
+
+
+class HeraldAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        return with_problem_schemas(super().openapi())
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -50,16 +62,24 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    app = HeraldAPI(
         title="Herald",
         summary="Reliable one-way message delivery on Temporal",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.api_key_verifier = ApiKeyVerifier(settings.api_keys)
     install_problem_handlers(app)
-    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    app.add_middleware(
+        RequestGate, max_body_bytes=settings.max_request_bytes, protected_prefix=API_PREFIX
+    )
+    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)  # counts refusals too
+    v1 = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(require_api_key)],
+        responses=problem_responses(UNAUTHORIZED, UNAVAILABLE),
+    )
     v1.include_router(messages.router)
     v1.include_router(acks.router)
     v1.include_router(dead_letters.router)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from herald.api.auth import api_key_verifier
 from herald.api.services import Services
 from herald.api.workflows import WorkflowGateway
 from herald.core.database import SessionFactory
-from herald.core.errors import Unauthorized
 from herald.core.settings import Settings
 
 __all__ = [
@@ -60,14 +59,14 @@ WorkflowsDep = Annotated[WorkflowGateway, Depends(get_workflows)]
 bearer = HTTPBearer(auto_error=False, description="One of HERALD_API_KEYS")
 
 
-def require_api_key(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+async def require_api_key(
+    request: Request,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    """The caller's API key; 401 unless it is one of ``HERALD_API_KEYS``."""
-    if credentials is None:
-        raise Unauthorized("send your API key as `Authorization: Bearer <key>`")
-    presented = credentials.credentials.encode()
-    if not any(secrets.compare_digest(presented, key.encode()) for key in settings.api_keys):
-        raise Unauthorized("the API key is not one of this service's keys")
-    return credentials.credentials
+    """The caller's API key; 401 unless the app's ``ApiKeyVerifier`` accepts it.
+
+    The request gate has refused a bad key before reading the body; this hands the key to the
+    route (the rate limit is per key). ``_scheme`` declares the bearer scheme in OpenAPI; the
+    verifier reads the raw header, so the gate and this check parse it alike.
+    """
+    return await api_key_verifier(request.app).verify(request.headers.get("Authorization"))

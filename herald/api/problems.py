@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from herald.core.database import DATABASE_UNAVAILABLE
 from herald.core.errors import ProblemError, ServiceUnavailable
 
-__all__ = ["install_problem_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_of", "problem_response"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,13 @@ def problem_response(
         **extensions,
     }
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def problem_of(error: ProblemError, instance: str) -> JSONResponse:
+    """The answer for a :class:`ProblemError` raised while serving ``instance`` (a path)."""
+    return problem_response(
+        error.status, error.detail, instance=instance, headers=error.headers, **error.extensions
+    )
 
 
 def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -70,13 +77,7 @@ def _describe(errors: list[dict[str, Any]]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(
-            exc.status,
-            exc.detail,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extensions,
-        )
+        return problem_of(exc, request.url.path)
 
     async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

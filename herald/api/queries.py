@@ -13,16 +13,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from herald.api.schemas import MessagePage
 from herald.core.models import Message, MessagePublic
 
-__all__ = ["MAX_PAGE_SIZE", "Pagination", "page_of_messages", "sort_order"]
+__all__ = ["MAX_PAGE", "MAX_PAGE_SIZE", "Pagination", "page_of_messages", "sort_order"]
 
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 10_000
+"""Deeper pages are refused (422): the offset stays at most 5 million rows, far inside
+PostgreSQL's bigint, and a page never makes PostgreSQL skip more than that; filter or sort
+to reach older messages."""
 
 
 @dataclass
 class Pagination:
     """``page`` (from 1) and ``page_size`` query parameters."""
 
-    page: Annotated[int, Query(ge=1)] = 1
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50
 
 

@@ -12,7 +12,12 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -54,9 +59,10 @@ UPDATE_TIMEOUT = timedelta(seconds=10)
 UPDATE_RETRY_SECONDS = 0.2
 
 
-TEMPORAL_UNAVAILABLE = (RPCError, RuntimeError, TimeoutError)
+TEMPORAL_UNAVAILABLE = (RPCError, RPCTimeoutOrCancelledError, RuntimeError, TimeoutError)
 """A failed call, a client that never connected (``RuntimeError``), or no answer in time
-(the client retries a refused connection on its own, so calls are also bounded here)."""
+(the client retries a refused connection on its own, so calls are also bounded here; an
+update no worker took in time ends in ``RPCTimeoutOrCancelledError``)."""
 UNREACHABLE_CODES = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 

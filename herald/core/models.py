@@ -8,13 +8,22 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic import Field as PydanticField
 from sqlalchemy import Column, DateTime, Enum, Index, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from herald.core.contract import FailureClass, MessageStatus, Priority
+from herald.core.text import (
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_LENGTH,
+    METADATA_JSON_SCHEMA,
+    PRINTABLE_TEXT_PATTERN,
+    check_metadata,
+    refuse_control_characters,
+)
 
 __all__ = [
     "CircuitBreaker",
@@ -47,7 +56,19 @@ def normalize_e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-E164 = Annotated[str, AfterValidator(normalize_e164)]
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+E164 = Annotated[
+    str,
+    AfterValidator(normalize_e164),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": E164_PATTERN,
+            "description": "A phone number in E.164 form, e.g. `+14155550123`; spaces, dots, "
+            "dashes and parentheses are accepted too, and removed",
+        }
+    ),
+]
 
 
 def stored_as_text(enum: type[StrEnum], length: int) -> Enum:
@@ -121,23 +142,41 @@ class Message(MessageBase, table=True):
     )
 
 
+Metadata = Annotated[
+    dict[str, str], BeforeValidator(check_metadata), WithJsonSchema(METADATA_JSON_SCHEMA)
+]
+"""Bounded as :func:`check_metadata` says, with one error for the first fault."""
+
+
 class MessageCreate(BaseModel):
     """What a client submits. Unknown fields are refused so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid")
 
     recipient: E164
-    content: str = PydanticField(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    content: Annotated[
+        str,
+        PydanticField(
+            min_length=1,
+            max_length=MAX_CONTENT_LENGTH,
+            json_schema_extra={"pattern": PRINTABLE_TEXT_PATTERN},
+        ),
+        AfterValidator(refuse_control_characters),
+    ]
     priority: Priority = Priority.NORMAL
     ordering: Literal["best_effort", "strict"] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = PydanticField(
+        default=None,
+        description=f"Up to {MAX_METADATA_KEYS} keys of 1 to {MAX_METADATA_KEY_LENGTH} "
+        f"characters, each with a string of up to {MAX_METADATA_VALUE_LENGTH}",
+    )
 
 
 class MessagePublic(BaseModel):
     """What the API answers for a message (DESIGN §4)."""
 
     id: uuid.UUID
-    recipient: str
+    recipient: str = PydanticField(json_schema_extra={"pattern": E164_PATTERN})
     content: str
     priority: Priority
     status: MessageStatus

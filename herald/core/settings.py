@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """The largest request body the API reads (10 MiB); a bigger one is refused with 413
+    before it is parsed. Sized for a full batch: 1000 messages of 1600 characters at 4 bytes
+    each (UTF-8's worst case) is 6.4 MB, their other fields and the JSON around them (an
+    idempotency key can be 255 characters) about 0.4 MB more, which leaves about 3.5 KB of
+    metadata a message."""
     data_dir: Path = Path(".herald")
 
     provider_url: str | None = None

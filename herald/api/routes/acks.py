@@ -8,6 +8,14 @@ from fastapi import APIRouter
 
 from herald.api.actions import acknowledge, raise_for_refusal
 from herald.api.deps import SessionsDep, WorkflowsDep
+from herald.api.openapi import (
+    INVALID,
+    NOT_FOUND,
+    READING_A_BODY,
+    STATUS_CONFLICT,
+    UNAVAILABLE,
+    problem_responses,
+)
 from herald.api.schemas import AckOutcome, AckResult, ActionResults, MessageIds
 
 __all__ = ["router"]
@@ -20,7 +28,13 @@ ACKABLE = (
 )
 
 
-@router.post("/ack")
+IN_FLIGHT = UNAVAILABLE.meaning(
+    "PostgreSQL or Temporal did not answer, or an attempt was still in flight after 3 s; "
+    "nothing was changed: send the ack again"
+)
+
+
+@router.post("/ack", responses=problem_responses(*READING_A_BODY, IN_FLIGHT))
 async def acknowledge_many(
     body: MessageIds, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> ActionResults[AckOutcome]:
@@ -29,7 +43,18 @@ async def acknowledge_many(
     return ActionResults(results=await acknowledge(sessions, workflows, body.message_ids))
 
 
-@router.post("/{message_id}/ack")
+@router.post(
+    "/{message_id}/ack",
+    responses=problem_responses(
+        NOT_FOUND,
+        STATUS_CONFLICT.meaning(
+            "No attempt was accepted by the provider (`pending`, `queued`, refused, only "
+            "failed), or it ended otherwise (`discarded`, `expired`)"
+        ),
+        INVALID,
+        IN_FLIGHT,
+    ),
+)
 async def acknowledge_one(
     message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> AckResult:

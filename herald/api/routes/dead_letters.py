@@ -11,6 +11,13 @@ from sqlmodel import col
 
 from herald.api.actions import raise_for_refusal, resolve_dead_letters
 from herald.api.deps import SessionDep, SessionsDep, WorkflowsDep
+from herald.api.openapi import (
+    INVALID,
+    NOT_FOUND,
+    READING_A_BODY,
+    STATUS_CONFLICT,
+    problem_responses,
+)
 from herald.api.queries import Pagination, page_of_messages, sort_order
 from herald.api.schemas import (
     ActionResults,
@@ -26,6 +33,11 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 
+ON_ONE = problem_responses(
+    NOT_FOUND, STATUS_CONFLICT.meaning("The message is not dead-lettered"), INVALID
+)
+"""What an action on one dead letter can answer besides its result."""
+
 
 class DeadLetterSort(StrEnum):
     CREATED_AT = "created_at"
@@ -36,7 +48,7 @@ class DeadLetterSort(StrEnum):
     RETRY_COUNT_DESC = "-retry_count"
 
 
-@router.get("")
+@router.get("", responses=problem_responses(INVALID))
 async def list_dead_letters(
     session: SessionDep,
     pagination: Annotated[Pagination, Depends()],
@@ -55,7 +67,7 @@ async def list_dead_letters(
     )
 
 
-@router.post("/requeue")
+@router.post("/requeue", responses=problem_responses(*READING_A_BODY))
 async def requeue_many(
     body: MessageIds, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> ActionResults[DeadLetterOutcome]:
@@ -66,7 +78,7 @@ async def requeue_many(
     return ActionResults(results=results)
 
 
-@router.post("/{message_id}/requeue")
+@router.post("/{message_id}/requeue", responses=ON_ONE)
 async def requeue_one(
     message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> DeadLetterResult:
@@ -77,7 +89,7 @@ async def requeue_one(
     return raise_for_refusal(result, "dead-lettered")
 
 
-@router.delete("/{message_id}")
+@router.delete("/{message_id}", responses=ON_ONE)
 async def discard(
     message_id: uuid.UUID, sessions: SessionsDep, workflows: WorkflowsDep
 ) -> DeadLetterResult:

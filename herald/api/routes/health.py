@@ -9,13 +9,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import literal
 from sqlmodel import select
 
 from herald.api.deps import ServicesDep
+from herald.api.openapi import NOT_READY, problem_responses
 from herald.api.schemas import Readiness
 from herald.api.services import Services
 from herald.core.errors import ServiceUnavailable
@@ -81,16 +81,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-READY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: {
-        "description": "A dependency did not answer in time: `detail` names it, `checks` "
-        "holds each one's outcome; `Retry-After` says when to ask again",
-        "content": {"application/problem+json": {}},
-    }
-}
-
-
-@router.get("/ready", responses=READY_RESPONSES)
+@router.get("/ready", responses=problem_responses(NOT_READY))
 async def ready(services: ServicesDep) -> Readiness:
     """200 when PostgreSQL and Temporal each answer within 2 s (checked concurrently)."""
     outcomes = await asyncio.gather(

@@ -12,6 +12,15 @@ from sqlmodel import col
 from herald.api.batches import accept_batch, enforce_batch_limit, refuse_repeated_keys
 from herald.api.deps import SessionDep, SettingsDep, WorkflowsDep
 from herald.api.idempotency import Draft, store_once
+from herald.api.openapi import (
+    INVALID,
+    NOT_FOUND,
+    RATE_LIMITED,
+    READING_A_BODY,
+    TOO_LARGE,
+    ProblemAnswer,
+    problem_responses,
+)
 from herald.api.queries import Pagination, page_of_messages, sort_order
 from herald.api.ratelimit import QuotaDep
 from herald.api.schemas import (
@@ -49,13 +58,14 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "headers": {"Idempotent-Replayed": {"description": "`true`", "schema": {"type": "string"}}},
     },
     status.HTTP_202_ACCEPTED: {"description": "Stored durably; its delivery has started"},
-    status.HTTP_409_CONFLICT: {
-        "description": "The `Idempotency-Key` is held by a different request until it expires"
-    },
-    status.HTTP_429_TOO_MANY_REQUESTS: {
-        "description": "This API key is over its rate limit (`high` priority is not limited); "
-        "nothing was stored; `Retry-After` says when to try again"
-    },
+    **problem_responses(
+        ProblemAnswer(
+            status.HTTP_409_CONFLICT,
+            "The `Idempotency-Key` is held by a different request until it expires",
+        ),
+        *READING_A_BODY,
+        RATE_LIMITED,
+    ),
 }
 
 
@@ -87,14 +97,18 @@ async def submit_message(
 
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_202_ACCEPTED: {"description": "Stored durably, a result per item"},
-    status.HTTP_413_CONTENT_TOO_LARGE: {
-        "description": "More items than `HERALD_BATCH_SIZE_LIMIT`; nothing was stored"
-    },
-    status.HTTP_422_UNPROCESSABLE_CONTENT: {
-        "description": "An invalid item (each listed by `index` and `field`), or two items "
-        "with one `idempotency_key`; nothing was stored"
-    },
-    status.HTTP_429_TOO_MANY_REQUESTS: SUBMIT_RESPONSES[status.HTTP_429_TOO_MANY_REQUESTS],
+    **problem_responses(
+        *READING_A_BODY,
+        TOO_LARGE.meaning(
+            "More items than `HERALD_BATCH_SIZE_LIMIT`, or a body over "
+            "`HERALD_MAX_REQUEST_BYTES`; nothing was stored"
+        ),
+        INVALID.meaning(
+            "An invalid item (each listed by `index` and `field`), or two items with one "
+            "`idempotency_key`; nothing was stored"
+        ),
+        RATE_LIMITED,
+    ),
 }
 
 
@@ -124,7 +138,7 @@ async def submit_batch(
     return await accept_batch(body.messages, session, settings, workflows)
 
 
-@router.get("/{message_id}")
+@router.get("/{message_id}", responses=problem_responses(NOT_FOUND, INVALID))
 async def get_message(message_id: uuid.UUID, session: SessionDep) -> MessagePublic:
     message = await session.get(Message, message_id)
     if message is None:
@@ -139,7 +153,7 @@ class MessageSort(StrEnum):
     UPDATED_AT_DESC = "-updated_at"
 
 
-@router.get("")
+@router.get("", responses=problem_responses(INVALID))
 async def list_messages(
     session: SessionDep,
     pagination: Annotated[Pagination, Depends()],

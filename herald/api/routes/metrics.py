@@ -8,9 +8,8 @@ process answers the same: ``/v1/metrics`` computes them per request (it needs a 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Request, Response
 
 from herald.api.deps import ServicesDep, SessionDep, SettingsDep
 from herald.api.schemas import MetricsSummaryPublic
@@ -34,14 +33,20 @@ async def metrics_summary(session: SessionDep, settings: SettingsDep) -> Metrics
 @exposition_router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
+    responses={
+        200: {
+            "content": {"text/plain": {}, "application/openmetrics-text": {}},
+            "description": "Prometheus exposition",
+        },
+    },
 )
-async def prometheus_metrics(
-    services: ServicesDep, accept: Annotated[str | None, Header()] = None
-) -> Response:
+async def prometheus_metrics(request: Request, services: ServicesDep) -> Response:
     """The `herald_` series: the summary's numbers as gauges (recomputed from PostgreSQL
     every `HERALD_METRICS_REFRESH_SECONDS`, not per scrape), and this API process's request
     counters and latency histograms. Text format, or OpenMetrics when the scraper asks."""
     gauges = services.gauges
+    # `Accept` is read as sent, not declared: a header parameter would document a 422 that no
+    # value can cause.
+    accept = request.headers.get("accept")
     body, content_type = services.metrics.exposition(gauges.latest, gauges.age_seconds(), accept)
     return Response(body, media_type=content_type)

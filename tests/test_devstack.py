@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import textwrap
 import uuid
@@ -147,6 +148,8 @@ async def test_herald_dev_keeps_the_api_access_log(
     settings = settings.model_copy(
         update={"api_port": free_port(), "simulator_port": free_port(), "provider_url": None}
     )
+    # Other tests' servers set uvicorn's loggers to WARNING; herald dev leaves them as is.
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
     serving = asyncio.create_task(serve_all(settings, Started("db", "ui")))
     try:
         async with httpx.AsyncClient(base_url=settings.api_base_url) as client:

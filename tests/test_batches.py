@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.api.workflows import StartOutcome, WorkflowGateway
 from herald.core.models import Message
+from herald.operations.workflows import StartOutcome, WorkflowGateway
 from tests.stack import Stack
 
 STARTED = {"queued", "sending", "awaiting_ack", "retrying"}

@@ -49,7 +49,7 @@ async def test_the_same_key_and_body_replay_the_original_message(
     message = first.json()
     assert message["idempotency_key"] == key
 
-    with caplog.at_level(logging.INFO, logger="herald.api.idempotency"):
+    with caplog.at_level(logging.INFO, logger="herald.operations.idempotency"):
         again = await submit(stack, key, recipient)
     assert again.status_code == 200, again.text
     assert again.headers["idempotent-replayed"] == "true"

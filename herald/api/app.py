@@ -12,18 +12,18 @@ from herald.api.auth import ApiKeyVerifier
 from herald.api.deps import require_api_key
 from herald.api.gate import RequestGate
 from herald.api.openapi import UNAUTHORIZED, UNAVAILABLE, problem_responses, with_problem_schemas
-from herald.api.outbox import OutboxRelay
 from herald.api.problems import install_problem_handlers
 from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
 from herald.api.ratelimit import RateLimiter
 from herald.api.routes import acks, circuit_breakers, dead_letters, health, messages, metrics
 from herald.api.services import Services
-from herald.api.workflows import WorkflowGateway
 from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
 from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.core.temporal import connect
+from herald.operations.outbox import OutboxRelay
+from herald.operations.workflows import WorkflowGateway
 
 __all__ = ["API_PREFIX", "create_app"]
 

@@ -15,11 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.api.deps import SettingsDep
-from herald.api.idempotency import Draft, Outcome, Submission, store_all
 from herald.api.schemas import BatchItem, BatchItemResult, BatchResult
-from herald.api.workflows import WorkflowGateway
 from herald.core.errors import Conflict, PayloadTooLarge
 from herald.core.settings import Settings
+from herald.operations.idempotency import Draft, Outcome, Submission, store_all
+from herald.operations.workflows import WorkflowGateway
 
 __all__ = ["accept_batch", "enforce_batch_limit", "refuse_repeated_keys"]
 

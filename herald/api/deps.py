@@ -11,9 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.api.auth import api_key_verifier
 from herald.api.services import Services
-from herald.api.workflows import WorkflowGateway
 from herald.core.database import SessionFactory
 from herald.core.settings import Settings
+from herald.operations.workflows import WorkflowGateway
 
 __all__ = [
     "ServicesDep",

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from herald.core.contract import MessageStatus, Priority
 from herald.core.models import CircuitBreakerState, MessageCreate, MessagePublic
+from herald.operations.actions import (
+    AckOutcome,
+    AckResult,
+    ActionResult,
+    DeadLetterOutcome,
+    DeadLetterResult,
+    OutcomeT,
+)
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -44,37 +51,6 @@ class MessagePage(BaseModel):
     total: int
     page: int
     page_size: int
-
-
-class AckOutcome(StrEnum):
-    ACKNOWLEDGED = "acknowledged"
-    ALREADY_DELIVERED = "already_delivered"
-    NOT_FOUND = "not_found"
-    NOT_ACKNOWLEDGEABLE = "not_acknowledgeable"
-
-
-class DeadLetterOutcome(StrEnum):
-    REQUEUED = "requeued"
-    DISCARDED = "discarded"
-    NOT_FOUND = "not_found"
-    NOT_DEAD_LETTERED = "not_dead_lettered"
-
-
-OutcomeT = TypeVar("OutcomeT", AckOutcome, DeadLetterOutcome)
-
-
-class ActionResult(BaseModel, Generic[OutcomeT]):
-    """What one action on one message did."""
-
-    id: uuid.UUID
-    outcome: OutcomeT
-    status: MessageStatus | None = Field(
-        default=None, description="The message's status after the action (none if unknown)"
-    )
-
-
-AckResult = ActionResult[AckOutcome]
-DeadLetterResult = ActionResult[DeadLetterOutcome]
 
 
 class MessageIds(BaseModel):

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from herald.api.outbox import OutboxRelay
 from herald.api.prometheus import ApiMetrics
-from herald.api.workflows import WorkflowGateway
 from herald.core.database import SessionFactory
 from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
+from herald.operations.outbox import OutboxRelay
+from herald.operations.workflows import WorkflowGateway
 
 __all__ = ["Services"]
 

@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter
 
-from herald.api.actions import acknowledge, raise_for_refusal
 from herald.api.deps import SessionsDep, WorkflowsDep
 from herald.api.openapi import (
     INVALID,
@@ -17,6 +16,7 @@ from herald.api.openapi import (
     problem_responses,
 )
 from herald.api.schemas import AckOutcome, AckResult, ActionResults, MessageIds
+from herald.operations.actions import acknowledge, raise_for_refusal
 
 __all__ = ["router"]
 

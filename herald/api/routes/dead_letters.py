@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlmodel import col
 
-from herald.api.actions import raise_for_refusal, resolve_dead_letters
 from herald.api.deps import SessionDep, SessionsDep, WorkflowsDep
 from herald.api.openapi import (
     INVALID,
@@ -28,6 +27,7 @@ from herald.api.schemas import (
 )
 from herald.core.contract import DeadLetterAction, FailureClass, MessageStatus
 from herald.core.models import E164, Message
+from herald.operations.actions import raise_for_refusal, resolve_dead_letters
 
 __all__ = ["router"]
 

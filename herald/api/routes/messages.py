@@ -11,7 +11,6 @@ from sqlmodel import col
 
 from herald.api.batches import accept_batch, enforce_batch_limit, refuse_repeated_keys
 from herald.api.deps import SessionDep, SettingsDep, WorkflowsDep
-from herald.api.idempotency import Draft, store_once
 from herald.api.openapi import (
     INVALID,
     NOT_FOUND,
@@ -33,6 +32,7 @@ from herald.api.schemas import (
 from herald.core.contract import MessageStatus, Priority
 from herald.core.errors import NotFound
 from herald.core.models import E164, Message, MessageCreate, MessagePublic
+from herald.operations.idempotency import Draft, store_once
 
 __all__ = ["router"]
 

@@ -27,11 +27,16 @@ from sqlalchemy import update
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.api.workflows import MAX_CONCURRENT_STARTS, StartOutcome, WorkflowGateway, mark_queued
 from herald.core.background import SupervisedLoop
 from herald.core.contract import MessageStatus
 from herald.core.database import SessionFactory
 from herald.core.models import Message, utcnow
+from herald.operations.workflows import (
+    MAX_CONCURRENT_STARTS,
+    StartOutcome,
+    WorkflowGateway,
+    mark_queued,
+)
 
 __all__ = ["MAX_BACK_OFF", "OutboxRelay"]
 

@@ -25,10 +25,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.api.sequencing import number_strict_messages
 from herald.core.errors import Conflict
 from herald.core.models import IdempotencyKey, Message, MessageCreate, utcnow
 from herald.core.settings import Settings
+from herald.operations.sequencing import number_strict_messages
 
 __all__ = ["Draft", "Outcome", "Submission", "fingerprint", "store_all", "store_once"]
 

@@ -22,7 +22,6 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.api.bounded import map_bounded
 from herald.core.contract import (
     DeadLetterAction,
     DeliveryJob,
@@ -37,6 +36,7 @@ from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
 from herald.core.settings import Settings
 from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_priority
+from herald.operations.bounded import map_bounded
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
 

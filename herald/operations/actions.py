@@ -13,30 +13,66 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
 
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from herald.api.bounded import map_bounded
-from herald.api.schemas import (
-    AckOutcome,
-    AckResult,
-    ActionResult,
-    DeadLetterOutcome,
-    DeadLetterResult,
-    OutcomeT,
-)
-from herald.api.workflows import WorkflowGateway
 from herald.core.contract import ACKABLE_STATUSES, DeadLetterAction, MessageStatus
 from herald.core.database import SessionFactory
 from herald.core.errors import Conflict, NotFound, ServiceUnavailable
 from herald.core.models import Message
+from herald.operations.bounded import map_bounded
+from herald.operations.workflows import WorkflowGateway
 
-__all__ = ["acknowledge", "raise_for_refusal", "resolve_dead_letters"]
+__all__ = [
+    "AckOutcome",
+    "AckResult",
+    "ActionResult",
+    "DeadLetterOutcome",
+    "DeadLetterResult",
+    "OutcomeT",
+    "acknowledge",
+    "raise_for_refusal",
+    "resolve_dead_letters",
+]
 
 MAX_CONCURRENT_CALLS = 32
 """Temporal calls in flight at once for one batch."""
 ATTEMPT_SETTLE_SECONDS = 3.0
 """How long an ack waits for an attempt in flight to be recorded as accepted or failed."""
+
+
+class AckOutcome(StrEnum):
+    ACKNOWLEDGED = "acknowledged"
+    ALREADY_DELIVERED = "already_delivered"
+    NOT_FOUND = "not_found"
+    NOT_ACKNOWLEDGEABLE = "not_acknowledgeable"
+
+
+class DeadLetterOutcome(StrEnum):
+    REQUEUED = "requeued"
+    DISCARDED = "discarded"
+    NOT_FOUND = "not_found"
+    NOT_DEAD_LETTERED = "not_dead_lettered"
+
+
+OutcomeT = TypeVar("OutcomeT", AckOutcome, DeadLetterOutcome)
+
+
+class ActionResult(BaseModel, Generic[OutcomeT]):
+    """What one action on one message did."""
+
+    id: uuid.UUID
+    outcome: OutcomeT
+    status: MessageStatus | None = Field(
+        default=None, description="The message's status after the action (none if unknown)"
+    )
+
+
+AckResult = ActionResult[AckOutcome]
+DeadLetterResult = ActionResult[DeadLetterOutcome]
 
 
 @dataclass(frozen=True)

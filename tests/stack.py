@@ -18,7 +18,7 @@ from herald.api.app import create_app
 from herald.core import webhooks
 from herald.core.contract import TERMINAL_STATUSES, MessageStatus
 from herald.core.database import sessions
-from herald.core.models import CircuitBreaker, IdempotencyKey, Message
+from herald.core.models import CircuitBreaker, IdempotencyKey, Message, RateBucket
 from herald.core.settings import Settings
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
@@ -94,8 +94,17 @@ async def settings(
         "worker_metrics_port": None,  # several workers run in this process: no port each
     }
     settings = Settings(_env_file=None, **(defaults | settings_overrides))
+    await reset_rate_limits(settings)
     yield settings
     await remove_pending_messages(settings)
+
+
+async def reset_rate_limits(settings: Settings) -> None:
+    """Buckets live in the database: one test's debt (a full batch) must not refuse the next
+    test's submits."""
+    async with sessions(settings.require_database_url()) as factory, factory() as session:
+        await session.exec(delete(RateBucket))
+        await session.commit()
 
 
 async def remove_pending_messages(settings: Settings) -> None:

@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from herald.core import webhooks
 from herald.core.settings import Settings
 from herald.core.temporal import SEARCH_ATTRIBUTES
 from herald.devstack.dev import Started, serve_all
@@ -146,7 +147,12 @@ async def test_herald_dev_keeps_the_api_access_log(
     """The simulator runs beside the API in one process: its servers must not silence the
     process-wide access logger."""
     settings = settings.model_copy(
-        update={"api_port": free_port(), "simulator_port": free_port(), "provider_url": None}
+        update={
+            "api_port": free_port(),
+            "simulator_port": free_port(),
+            "provider_url": None,
+            "gateway_secret": webhooks.generate_secret(),
+        }
     )
     # Other tests' servers set uvicorn's loggers to WARNING; herald dev leaves them as is.
     caplog.set_level(logging.INFO, logger="uvicorn.access")

@@ -10,6 +10,7 @@ import pytest
 
 from herald.core.logs import FORMAT, KeyValueFormatter
 from tests.stack import Stack
+from tests.tenancy import as_key, new_tenant
 
 
 def line(message: str, **extra: object) -> str:
@@ -53,3 +54,23 @@ async def test_an_expected_delivery_failure_is_one_line_without_a_traceback(
         if getattr(r, "message_id", None) == message["id"] and r.levelno == logging.WARNING
     ]
     assert len(failures) == 1, failures
+
+
+async def test_operator_actions_log_who_did_them(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    operator = await new_tenant(stack.api, "messages:write", "dead_letters:write")
+    stack.gateway.answer(400)
+    async with as_key(stack.api, operator.key) as client:
+        response = await client.post(
+            "/v1/messages", json={"recipient": "+14155550123", "content": "hi"}
+        )
+        message_id = response.json()["id"]
+        await stack.wait_for_status(message_id, "dead_lettered")
+        assert (await client.delete(f"/v1/dead-letters/{message_id}")).status_code == 200
+    actions = [r for r in caplog.records if r.getMessage() == "operator action"]
+    assert [(r.action, r.key_id, r.message_id, r.outcome) for r in actions] == [  # type: ignore[attr-defined]
+        ("discard", operator.key_id, message_id, "discarded")
+    ]
+    lines = [KeyValueFormatter(FORMAT).format(record) for record in caplog.records]
+    assert not [line for line in lines if operator.key in line], "a key must never be logged"

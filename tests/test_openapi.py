@@ -13,8 +13,9 @@ from herald.core.settings import Settings
 E164 = r"^\+[1-9][0-9]{1,14}$"
 BODY = {400, 413, 422}
 """What a route reading a JSON body can answer about it."""
-V1 = {401, 503}
-"""What every ``/v1`` route can answer: no valid key; PostgreSQL (or Temporal) down."""
+V1 = {401, 403, 503}
+"""What every ``/v1`` route can answer: no valid key; a key without the scope; PostgreSQL
+(or Temporal) down."""
 ONE_MESSAGE = {404, 422}
 """What a route taking a message id can answer: no such message; not a UUID."""
 
@@ -30,7 +31,12 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("post", "/v1/dead-letters/{message_id}/requeue"): V1 | ONE_MESSAGE | {409},
     ("delete", "/v1/dead-letters/{message_id}"): V1 | ONE_MESSAGE | {409},
     ("get", "/v1/circuit-breakers"): V1,
-    ("get", "/v1/metrics"): V1,
+    ("get", "/v1/metrics"): V1 | {422},
+    ("post", "/v1/tenants"): V1 | BODY | {409},
+    ("get", "/v1/tenants"): V1,
+    ("post", "/v1/api-keys"): V1 | BODY | {404},
+    ("get", "/v1/api-keys"): V1 | {422},
+    ("delete", "/v1/api-keys/{key_id}"): V1 | {404, 422},
     ("get", "/metrics"): set(),
     ("get", "/health/ready"): {503},
     ("get", "/health/live"): set(),
@@ -92,7 +98,8 @@ def test_recipient_has_the_e164_pattern_in_requests_and_answers(
     document: dict[str, Any],
 ) -> None:
     schemas = document["components"]["schemas"]
-    assert schemas["MessageCreate"]["properties"]["recipient"]["pattern"] == E164
+    assert schemas["MessageSubmit"]["properties"]["recipient"]["pattern"] == E164
+    assert schemas["BatchItem"]["properties"]["recipient"]["pattern"] == E164
     assert schemas["MessagePublic"]["properties"]["recipient"]["pattern"] == E164
     [query] = [
         parameter

@@ -49,7 +49,7 @@ def first_arrival(stack: Stack, message: dict[str, Any]) -> float:
 
 
 async def line_runs(client: Client, recipient: str) -> list[WorkflowExecution]:
-    query = f"WorkflowId = 'recipient-{recipient}'"
+    query = f"WorkflowId = 'recipient-default-{recipient}'"
     return [execution async for execution in client.list_workflows(query)]
 
 

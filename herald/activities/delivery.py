@@ -13,7 +13,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald.activities.breaker import Outcome, ProviderBreaker
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import OutboundMessage, Provider
-from herald.core.contract import AttemptRequest, AttemptResult, DeliveryPolicy, Transition
+from herald.core.contract import (
+    AttemptRequest,
+    AttemptResult,
+    DeliveryPolicy,
+    Line,
+    Transition,
+)
 from herald.core.database import DATABASE_UNAVAILABLE
 from herald.core.errors import (
     DeliveryError,
@@ -125,8 +131,8 @@ class DeliveryActivities:
         log.info("message status changed", extra=fields)
 
     @activity.defn(name="first_open_sequence_number")
-    async def first_open_sequence_number(self, recipient: str) -> int | None:
-        return await self._projection.first_open_sequence_number(recipient)
+    async def first_open_sequence_number(self, line: Line) -> int | None:
+        return await self._projection.first_open_sequence_number(line)
 
     @activity.defn(name="workflow_is_open")
     async def workflow_is_open(self, workflow_id: str) -> bool:

@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
-from herald.core.contract import TERMINAL_STATUSES, FailureClass, MessageStatus, Transition
+from herald.core.contract import (
+    TERMINAL_STATUSES,
+    FailureClass,
+    Line,
+    MessageStatus,
+    Transition,
+)
 from herald.core.database import SessionFactory
 from herald.core.models import Message, utcnow
 
@@ -101,13 +107,14 @@ class MessageProjection:
         values |= {name: value for name, value in optional.items() if value is not None}
         await self._update(transition.message_id, values)
 
-    async def first_open_sequence_number(self, recipient: str) -> int | None:
+    async def first_open_sequence_number(self, line: Line) -> int | None:
         """The lowest sequence number of the recipient's strict messages still in its line:
         not finished, and not a dead letter that released the line."""
         async with self._sessions() as session:
             number = await session.scalar(
                 select(func.min(col(Message.sequence_number))).where(
-                    col(Message.recipient) == recipient,
+                    col(Message.tenant_id) == line.tenant_id,
+                    col(Message.recipient) == line.recipient,
                     col(Message.ordering) == "strict",
                     col(Message.status).not_in(TERMINAL_STATUSES),
                     col(Message.line_released_at).is_(None),

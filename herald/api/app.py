@@ -6,16 +6,29 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
 from herald.api.auth import ApiKeyVerifier
-from herald.api.deps import require_api_key
 from herald.api.gate import RequestGate
-from herald.api.openapi import UNAUTHORIZED, UNAVAILABLE, problem_responses, with_problem_schemas
+from herald.api.openapi import (
+    FORBIDDEN,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    problem_responses,
+    with_problem_schemas,
+)
 from herald.api.problems import install_problem_handlers
 from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
-from herald.api.ratelimit import RateLimiter
-from herald.api.routes import acks, circuit_breakers, dead_letters, health, messages, metrics
+from herald.api.routes import (
+    acks,
+    api_keys,
+    circuit_breakers,
+    dead_letters,
+    health,
+    messages,
+    metrics,
+    tenants,
+)
 from herald.api.services import Services
 from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
@@ -23,6 +36,8 @@ from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 from herald.operations.outbox import OutboxRelay
+from herald.operations.ratelimit import RateLimits
+from herald.operations.tenants import TenantDirectory
 from herald.operations.workflows import WorkflowGateway
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -44,9 +59,13 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.require_database_url())
         sessions = session_factory(engine)
         client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
-        workflows = WorkflowGateway(client, sessions, settings)
+        directory = TenantDirectory(sessions, settings.api_key_cache_seconds)
+        workflows = WorkflowGateway(client, sessions, settings, directory)
         relay = OutboxRelay(sessions, workflows, settings.outbox_interval_seconds)
         gauges = RefreshedSummary(sessions, settings, settings.metrics_refresh_seconds)
+        app.state.api_key_verifier = ApiKeyVerifier(
+            settings.api_keys, sessions, settings.api_key_cache_seconds
+        )
         app.state.services = Services(
             settings,
             sessions,
@@ -55,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
             metrics=api_metrics,
             gauges=gauges,
             relay=relay,
+            tenants=directory,
+            rate_limits=RateLimits(sessions, settings),
         )
         try:
             async with supervised(relay.loop, gauges.loop):
@@ -68,23 +89,19 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.rate_limiter = RateLimiter.from_settings(settings)
-    app.state.api_key_verifier = ApiKeyVerifier(settings.api_keys)
     install_problem_handlers(app)
     app.add_middleware(
-        RequestGate, max_body_bytes=settings.max_request_bytes, protected_prefix=API_PREFIX
+        RequestGate,
+        max_body_bytes=settings.max_request_bytes,
+        protected_prefix=API_PREFIX,
+        signed_paths=frozenset({f"{API_PREFIX}/messages/ack"}),
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)  # counts refusals too
     v1 = APIRouter(
-        prefix=API_PREFIX,
-        dependencies=[Depends(require_api_key)],
-        responses=problem_responses(UNAUTHORIZED, UNAVAILABLE),
+        prefix=API_PREFIX, responses=problem_responses(UNAUTHORIZED, FORBIDDEN, UNAVAILABLE)
     )
-    v1.include_router(messages.router)
-    v1.include_router(acks.router)
-    v1.include_router(dead_letters.router)
-    v1.include_router(circuit_breakers.router)
-    v1.include_router(metrics.router)
+    for routes in (messages, acks, dead_letters, circuit_breakers, metrics, tenants, api_keys):
+        v1.include_router(routes.router)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(metrics.exposition_router)

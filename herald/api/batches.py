@@ -44,10 +44,11 @@ async def accept_batch(
     session: AsyncSession,
     settings: Settings,
     workflows: WorkflowGateway,
+    tenant_id: str,
 ) -> BatchResult:
-    """Store the valid ``items`` (see :func:`refuse_repeated_keys`) in one transaction, start
-    the new messages' workflows, and answer a result per item."""
-    drafts = [Draft.of(item, settings, item.idempotency_key) for item in items]
+    """Store the valid ``items`` (see :func:`refuse_repeated_keys`) for the tenant in one
+    transaction, start the new messages' workflows, and answer a result per item."""
+    drafts = [Draft.of(item, settings, item.idempotency_key, tenant_id) for item in items]
     outcomes = await store_all(session, drafts, settings)
     stored = [o.message for o in outcomes if isinstance(o, Submission) and not o.replayed]
     await workflows.start(stored)

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.api.auth import api_key_verifier
+from herald.api.auth import MISSING_KEY
 from herald.api.services import Services
 from herald.core.database import SessionFactory
+from herald.core.errors import Forbidden, Unauthorized
+from herald.core.scopes import Scope
 from herald.core.settings import Settings
+from herald.operations.keys import Principal
 from herald.operations.workflows import WorkflowGateway
 
 __all__ = [
+    "AcksWriter",
+    "Admin",
+    "DeadLettersWriter",
+    "MessagesReader",
+    "MessagesWriter",
+    "PrincipalDep",
     "ServicesDep",
     "SessionDep",
     "SessionsDep",
     "SettingsDep",
     "WorkflowsDep",
-    "require_api_key",
+    "bearer",
+    "scoped",
 ]
 
 
@@ -56,17 +66,41 @@ SessionsDep = Annotated[SessionFactory, Depends(get_sessions)]
 """For routes that open several sessions (one per concurrent call)."""
 WorkflowsDep = Annotated[WorkflowGateway, Depends(get_workflows)]
 
-bearer = HTTPBearer(auto_error=False, description="One of HERALD_API_KEYS")
+bearer = HTTPBearer(auto_error=False, description="An API key (shown once, at its creation)")
 
 
-async def require_api_key(
+def get_principal(
     request: Request,
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    """The caller's API key; 401 unless the app's ``ApiKeyVerifier`` accepts it.
+) -> Principal:
+    """The caller, as the request gate verified it before reading the body. ``_scheme``
+    declares the bearer scheme in OpenAPI."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raise Unauthorized(MISSING_KEY)
+    return principal
 
-    The request gate has refused a bad key before reading the body; this hands the key to the
-    route (the rate limit is per key). ``_scheme`` declares the bearer scheme in OpenAPI; the
-    verifier reads the raw header, so the gate and this check parse it alike.
-    """
-    return await api_key_verifier(request.app).verify(request.headers.get("Authorization"))
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def scoped(scope: Scope) -> Callable[[Principal], Principal]:
+    """A dependency answering the caller if its key has ``scope`` (or ``admin``), else 403
+    naming the scope."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not principal.can(scope):
+            raise Forbidden(
+                f"this API key lacks the scope `{scope}`, which allows: {scope.allows}; "
+                "use a key that has it"
+            )
+        return principal
+
+    return check
+
+
+MessagesWriter = Annotated[Principal, Depends(scoped(Scope.MESSAGES_WRITE))]
+MessagesReader = Annotated[Principal, Depends(scoped(Scope.MESSAGES_READ))]
+DeadLettersWriter = Annotated[Principal, Depends(scoped(Scope.DEAD_LETTERS_WRITE))]
+AcksWriter = Annotated[Principal, Depends(scoped(Scope.ACKS_WRITE))]
+Admin = Annotated[Principal, Depends(scoped(Scope.ADMIN))]

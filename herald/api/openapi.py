@@ -18,6 +18,7 @@ from herald.api.problems import PROBLEM_JSON
 from herald.core.contract import MessageStatus
 
 __all__ = [
+    "FORBIDDEN",
     "INVALID",
     "NOT_FOUND",
     "NOT_READY",
@@ -115,6 +116,11 @@ UNAUTHORIZED = ProblemAnswer(
     "No valid API key in `Authorization: Bearer <key>`; the body was not read",
     header=("WWW-Authenticate", "`Bearer`"),
 )
+FORBIDDEN = ProblemAnswer(
+    403,
+    "The API key lacks the scope this route needs (`detail` names it), or acts for another "
+    "tenant without being an admin key",
+)
 UNREADABLE = ProblemAnswer(400, "The body is not JSON in UTF-8, or is nested too deeply to read")
 NOT_FOUND = ProblemAnswer(404, "There is no message with this id")
 STATUS_CONFLICT = ProblemAnswer(
@@ -128,7 +134,8 @@ INVALID = ProblemAnswer(
 )
 RATE_LIMITED = ProblemAnswer(
     429,
-    "This API key is over its rate limit (`high` priority is not limited); nothing was stored",
+    "The tenant is over its rate limit (`high` priority has a budget of its own); nothing was "
+    "stored",
     header=RETRY_AFTER,
 )
 UNAVAILABLE = ProblemAnswer(

@@ -11,7 +11,8 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.api.schemas import MessagePage
-from herald.core.models import Message, MessagePublic
+from herald.core.models import TENANT_ID_PATTERN, Message, MessagePublic
+from herald.operations.keys import Principal
 
 __all__ = ["MAX_PAGE", "MAX_PAGE_SIZE", "Pagination", "page_of_messages", "sort_order"]
 
@@ -60,3 +61,19 @@ async def page_of_messages(
         page=pagination.page,
         page_size=pagination.page_size,
     )
+
+
+TenantQuery = Annotated[
+    str | None,
+    Query(
+        pattern=TENANT_ID_PATTERN,
+        description="Admin keys: only this tenant's (default: every tenant's); other keys see "
+        "only their own tenant's and may name only that one",
+    ),
+]
+
+
+def tenant_condition(principal: Principal, requested: str | None) -> ColumnElement[bool] | None:
+    """The rows the caller may list: its tenant's, or an admin's choice (``None``: all)."""
+    tenant = principal.tenant_to_list(requested)
+    return col(Message.tenant_id) == tenant if tenant is not None else None

@@ -9,7 +9,7 @@ from typing import Generic, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from herald.core.contract import MessageStatus, Priority
-from herald.core.models import CircuitBreakerState, MessageCreate, MessagePublic
+from herald.core.models import CircuitBreakerState, MessageCreate, MessagePublic, tenant_choice
 from herald.operations.actions import (
     AckOutcome,
     AckResult,
@@ -103,6 +103,7 @@ class BatchRequest(BaseModel):
     messages: list[BatchItem] = Field(
         min_length=1, description="At least one and at most `HERALD_BATCH_SIZE_LIMIT` items"
     )
+    tenant_id: str | None = tenant_choice()
 
 
 class BatchItemResult(BaseModel):

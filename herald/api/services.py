@@ -11,6 +11,8 @@ from herald.core.database import SessionFactory
 from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.operations.outbox import OutboxRelay
+from herald.operations.ratelimit import RateLimits
+from herald.operations.tenants import TenantDirectory
 from herald.operations.workflows import WorkflowGateway
 
 __all__ = ["Services"]
@@ -27,3 +29,5 @@ class Services:
     gauges: RefreshedSummary
     """The system's numbers for ``GET /metrics``, refreshed in the background."""
     relay: OutboxRelay
+    tenants: TenantDirectory
+    rate_limits: RateLimits

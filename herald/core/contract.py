@@ -12,6 +12,7 @@ from enum import StrEnum
 
 __all__ = [
     "ACKABLE_STATUSES",
+    "DEFAULT_TENANT",
     "TERMINAL_STATUSES",
     "AttemptRequest",
     "AttemptResult",
@@ -19,13 +20,18 @@ __all__ = [
     "DeliveryJob",
     "DeliveryPolicy",
     "FailureClass",
+    "Line",
     "MessageStatus",
     "Priority",
     "SequenceState",
     "Transition",
-    "sequence_workflow_id",
     "workflow_id_for",
 ]
+
+
+DEFAULT_TENANT = "default"
+"""The tenant of ``HERALD_API_KEYS`` (bootstrap admin keys) and of messages stored before
+tenants existed."""
 
 
 class MessageStatus(StrEnum):
@@ -97,9 +103,17 @@ def workflow_id_for(message_id: str) -> str:
     return f"message-{message_id}"
 
 
-def sequence_workflow_id(recipient: str) -> str:
-    """One line per recipient: ``recipient-<E.164>``."""
-    return f"recipient-{recipient}"
+@dataclass(frozen=True)
+class Line:
+    """A tenant's strict line to one recipient (each tenant has its own)."""
+
+    tenant_id: str
+    recipient: str
+
+    @property
+    def workflow_id(self) -> str:
+        """``recipient-<tenant>-<E.164>`` (unambiguous: an E.164 number starts with ``+``)."""
+        return f"recipient-{self.tenant_id}-{self.recipient}"
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,13 @@ class DeliveryJob:
     waits_for_turn: bool = False
     """A strict message behind others: it waits for its line's ``take_turn`` signal (or
     its validity to pass) before its first attempt."""
+    tenant_id: str = DEFAULT_TENANT
+    tenant_weight: float = 1.0
+    """The tenant's share of capacity against other tenants, fixed at submit."""
+
+    @property
+    def line(self) -> Line:
+        return Line(self.tenant_id, self.recipient)
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,7 @@ class SequenceState:
     history_limit: int
     """Continue as new once the history has this many events (every signal is one, so this
     also bounds the signals of a run, far below Temporal's per-run limit)."""
+    tenant_id: str = DEFAULT_TENANT
     next_sequence_number: int | None = None
     """The line's head; ``None`` in a fresh run, which reads it from the database."""
     arrivals: list[DeliveryJob] = field(default_factory=list)
@@ -165,6 +187,10 @@ class SequenceState:
     """Numbers past the head whose messages already left the line (expired while waiting)."""
     head_has_turn: bool = False
     """Whether the head has been given its turn."""
+
+    @property
+    def line(self) -> Line:
+        return Line(self.tenant_id, self.recipient)
 
 
 @dataclass(frozen=True)

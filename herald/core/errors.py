@@ -10,6 +10,7 @@
     │   └── PermanentDeliveryError    other 4xx: dead-letter at once
     └── ProblemError                  an API answer in application/problem+json (RFC 9457)
         ├── Unauthorized              401
+        ├── Forbidden                 403
         ├── NotFound                  404
         ├── Conflict                  409
         ├── PayloadTooLarge           413
@@ -30,6 +31,7 @@ __all__ = [
     "CircuitOpen",
     "Conflict",
     "DeliveryError",
+    "Forbidden",
     "HeraldError",
     "NotFound",
     "PayloadTooLarge",
@@ -113,6 +115,13 @@ class Unauthorized(ProblemError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ProblemError):
+    """The key is valid but lacks the scope the route needs (named in ``detail``)."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class NotFound(ProblemError):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, extract, or_
+from sqlalchemy import ColumnElement, and_, extract, or_, true
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,10 +98,14 @@ class _Settled:
     average_processing_seconds: float | None
 
 
-async def summarize(session: AsyncSession, settings: Settings) -> MetricsSummary:
-    """Three queries: the window's aggregate, the queue depth, the breakers."""
+async def summarize(
+    session: AsyncSession, settings: Settings, tenant_id: str | None = None
+) -> MetricsSummary:
+    """Three queries: the window's aggregate, the queue depth, the breakers; the messages of
+    ``tenant_id`` only, if given (the breakers serve every tenant)."""
     window = settings.metrics_window_seconds
-    settled = await _settled_in_window(session, window)
+    of_tenant = col(Message.tenant_id) == tenant_id if tenant_id is not None else true()
+    settled = await _settled_in_window(session, window, of_tenant)
     attempts = settled.count + settled.retries
     dead_lettered = settled.count - settled.delivered
     average = settled.average_processing_seconds
@@ -112,14 +116,16 @@ async def summarize(session: AsyncSession, settings: Settings) -> MetricsSummary
         dead_lettered=dead_lettered,
         messages_per_second=settled.delivered / window,
         average_processing_time_ms=average * 1000 if average is not None else None,
-        queue_depth=await _queue_depth(session),
+        queue_depth=await _queue_depth(session, of_tenant),
         retry_rate=settled.retries / attempts if attempts else 0.0,
         failure_rate=dead_lettered / settled.count if settled.count else 0.0,
         circuit_breaker_state={view.provider: view.state for view in breakers},
     )
 
 
-async def _settled_in_window(session: AsyncSession, window_seconds: float) -> _Settled:
+async def _settled_in_window(
+    session: AsyncSession, window_seconds: float, of_tenant: ColumnElement[bool]
+) -> _Settled:
     """The window starts at the database's ``now()``, the one clock every process shares."""
     since = func.now() - timedelta(seconds=window_seconds)
     delivered: ColumnElement[bool] = col(Message.delivered_at) >= since
@@ -132,17 +138,19 @@ async def _settled_in_window(session: AsyncSession, window_seconds: float) -> _S
         func.count().filter(delivered),
         func.coalesce(func.sum(col(Message.retry_count)), 0),
         func.avg(processing_seconds).filter(delivered),
-    ).where(or_(delivered, dead_lettered))
+    ).where(of_tenant, or_(delivered, dead_lettered))
     count, delivered_count, retries, average = (await session.exec(statement)).one()
     return _Settled(
         count, delivered_count, int(retries), float(average) if average is not None else None
     )
 
 
-async def _queue_depth(session: AsyncSession) -> dict[Priority, int]:
+async def _queue_depth(
+    session: AsyncSession, of_tenant: ColumnElement[bool]
+) -> dict[Priority, int]:
     statement = (
         select(col(Message.priority), func.count())
-        .where(col(Message.status).in_(UNDER_WAY_STATUSES))
+        .where(of_tenant, col(Message.status).in_(UNDER_WAY_STATUSES))
         .group_by(col(Message.priority))
     )
     counts = dict((await session.exec(statement)).all())

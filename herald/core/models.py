@@ -8,13 +8,21 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic import Field as PydanticField
 from sqlalchemy import Column, DateTime, Enum, Index, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from herald.core.contract import FailureClass, MessageStatus, Priority
+from herald.core.contract import DEFAULT_TENANT, FailureClass, MessageStatus, Priority
+from herald.core.scopes import Scope
 from herald.core.text import (
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
@@ -26,13 +34,24 @@ from herald.core.text import (
 )
 
 __all__ = [
+    "DEFAULT_WEIGHT",
+    "TENANT_ID_PATTERN",
+    "ApiKey",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPublic",
     "CircuitBreaker",
     "CircuitBreakerState",
     "IdempotencyKey",
     "Message",
     "MessageCreate",
     "MessagePublic",
+    "MessageSubmit",
+    "RateBucket",
     "RecipientSequence",
+    "Tenant",
+    "TenantCreate",
+    "TenantPublic",
     "utcnow",
 ]
 
@@ -98,6 +117,7 @@ class Message(MessageBase, table=True):
     __table_args__ = (
         Index("ix_messages_status_next_retry_at", "status", "next_retry_at"),
         Index("ix_messages_recipient_created_at", "recipient", "created_at"),
+        Index("ix_messages_tenant_id_created_at", "tenant_id", "created_at"),
         Index(
             "ix_messages_delivered_at",
             "delivered_at",
@@ -106,6 +126,7 @@ class Message(MessageBase, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(default=DEFAULT_TENANT, foreign_key="tenants.id", max_length=40)
     content: str = Field(sa_column=Column(Text, nullable=False))
     status: MessageStatus = Field(
         default=MessageStatus.PENDING, sa_type=stored_as_text(MessageStatus, 16)
@@ -172,10 +193,30 @@ class MessageCreate(BaseModel):
     )
 
 
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+
+
+def tenant_choice() -> Any:
+    """The optional ``tenant_id`` of a submit (one message, or a whole batch)."""
+    return PydanticField(
+        default=None,
+        pattern=TENANT_ID_PATTERN,
+        description="The tenant to submit for: an admin key's choice (`default` when left "
+        "out); any other key submits for its own tenant and may name only that one",
+    )
+
+
+class MessageSubmit(MessageCreate):
+    """The body of a single submit: the message, and for whom."""
+
+    tenant_id: str | None = tenant_choice()
+
+
 class MessagePublic(BaseModel):
     """What the API answers for a message (DESIGN §4)."""
 
     id: uuid.UUID
+    tenant_id: str
     recipient: str = PydanticField(json_schema_extra={"pattern": E164_PATTERN})
     content: str
     priority: Priority
@@ -208,10 +249,12 @@ class MessagePublic(BaseModel):
 
 
 class IdempotencyKey(SQLModel, table=True):
-    """A client's ``Idempotency-Key``, claimed for one message until ``expires_at``."""
+    """A client's ``Idempotency-Key``, claimed for one message of its tenant until
+    ``expires_at``: two tenants using one key get two messages."""
 
     __tablename__ = "idempotency_keys"
 
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
     key: str = Field(primary_key=True, max_length=255)
     fingerprint: str = Field(max_length=64)
     """SHA-256 of the validated request body: the same key with another body is refused."""
@@ -247,9 +290,122 @@ class CircuitBreaker(SQLModel, table=True):
 
 
 class RecipientSequence(SQLModel, table=True):
-    """The last sequence number given to a recipient's strictly ordered messages."""
+    """The last sequence number a tenant gave to a recipient's strictly ordered messages
+    (each tenant has its own line to a recipient)."""
 
     __tablename__ = "recipient_sequences"
 
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
     recipient: str = Field(primary_key=True, max_length=16)
     last_sequence_number: int = 0
+
+
+DEFAULT_WEIGHT = 1.0
+
+
+class TenantBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    rate_limit_per_second: float | None = Field(default=None, ge=0.001, le=1_000_000)
+    """Submits a second on average; ``None``: ``HERALD_RATE_LIMIT_PER_SECOND``."""
+    rate_limit_burst: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Submits at once; ``None``: ``HERALD_RATE_LIMIT_BURST``."""
+    weight: float = Field(default=DEFAULT_WEIGHT, ge=0.01, le=100)
+    """Share of delivery capacity against other tenants, within each priority."""
+
+
+class Tenant(TenantBase, table=True):
+    """A submitter sharing the deployment: its messages, keys and limits are its own."""
+
+    __tablename__ = "tenants"
+
+    id: str = Field(primary_key=True, max_length=40)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+TenantId = Annotated[
+    str,
+    StringConstraints(pattern=TENANT_ID_PATTERN, max_length=40),
+    PydanticField(
+        description="A slug: lowercase letters, digits and dashes, starting with a letter or "
+        "digit; at most 40 characters"
+    ),
+]
+
+
+DisplayName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(refuse_control_characters),
+    PydanticField(json_schema_extra={"pattern": PRINTABLE_TEXT_PATTERN}),
+]
+"""A name people read in listings: no control characters."""
+
+
+class TenantCreate(TenantBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    id: TenantId
+    name: DisplayName
+
+
+class TenantPublic(TenantBase):
+    id: str
+    created_at: datetime
+
+
+class ApiKey(SQLModel, table=True):
+    """A tenant's API key: stored only as the SHA-256 of the token (shown once, at creation),
+    with a short ``prefix`` to recognise it in listings."""
+
+    __tablename__ = "api_keys"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=40, index=True)
+    name: str = Field(max_length=200)
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    scopes: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    revoked_at: datetime | None = _optional_timestamp()
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: TenantId
+    name: DisplayName
+    scopes: list[Scope] = PydanticField(min_length=1, max_length=len(Scope))
+
+
+class ApiKeyPublic(BaseModel):
+    """A key as listings show it: never the key itself."""
+
+    id: uuid.UUID
+    tenant_id: str
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """A new key, with the key itself: shown this once, stored only as a hash."""
+
+    key: str
+
+
+class RateBucket(SQLModel, table=True):
+    """A tenant's token bucket, shared by every API process (DESIGN §10)."""
+
+    __tablename__ = "rate_buckets"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    bucket: str = Field(primary_key=True, max_length=16)
+    """``normal`` (every priority but high) or ``high``."""
+    tokens: float
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

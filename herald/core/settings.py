@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     it; followers whose validity passes meanwhile end ``expired``."""
     rate_limit_per_second: float = Field(default=200.0, gt=0)
     rate_limit_burst: int = Field(default=400, ge=1)
+    rate_limit_high_per_second: float | None = Field(default=None, gt=0)
+    """Each tenant's budget for ``high`` messages; unset: ten times its normal rate."""
+    rate_limit_high_burst: int | None = Field(default=None, ge=1)
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long an API process trusts a key lookup: a revoked key stops working on every
+    replica within this time."""
+    gateway_secret: str | None = None
+    """Standard Webhooks secret (``whsec_<base64>``) the provider gateway signs its ack
+    callbacks with; unset: acks need a key with the ``acks:write`` scope."""
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often each API process recomputes the gauges of ``GET /metrics`` from PostgreSQL
@@ -132,6 +141,15 @@ class Settings(BaseSettings):
                 "which starts an embedded PostgreSQL."
             )
         return self.database_url
+
+    def require_gateway_secret(self) -> str:
+        if self.gateway_secret is None:
+            raise RuntimeError(
+                "HERALD_GATEWAY_SECRET is not set; the simulator signs its acks with it, so "
+                "set it to a Standard Webhooks secret (whsec_<base64>), or run `herald dev`, "
+                "which generates one."
+            )
+        return self.gateway_secret
 
     def require_provider_secret(self) -> str:
         if self.provider_secret is None:

@@ -10,6 +10,7 @@ settled the dead letter first.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from herald.core.database import SessionFactory
 from herald.core.errors import Conflict, NotFound, ServiceUnavailable
 from herald.core.models import Message
 from herald.operations.bounded import map_bounded
+from herald.operations.keys import Principal
 from herald.operations.workflows import WorkflowGateway
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "raise_for_refusal",
     "resolve_dead_letters",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_CALLS = 32
 """Temporal calls in flight at once for one batch."""
@@ -85,14 +89,16 @@ class Standing:
 
 
 async def standings_of(
-    sessions: SessionFactory, ids: Sequence[uuid.UUID]
+    sessions: SessionFactory, ids: Sequence[uuid.UUID], tenant_id: str | None = None
 ) -> dict[uuid.UUID, Standing]:
+    """The standing of each message found (of ``tenant_id`` only, if given)."""
+    query = select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
+        col(Message.id).in_(ids)
+    )
+    if tenant_id is not None:
+        query = query.where(col(Message.tenant_id) == tenant_id)
     async with sessions() as session:
-        rows = await session.exec(
-            select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
-                col(Message.id).in_(ids)
-            )
-        )
+        rows = await session.exec(query)
         return {
             message_id: Standing(status, accepted_at is not None)
             for message_id, status, accepted_at in rows.all()
@@ -121,13 +127,19 @@ def _ack_refusal(standing: Standing) -> AckOutcome | None:
 
 
 async def acknowledge(
-    sessions: SessionFactory, workflows: WorkflowGateway, ids: Sequence[uuid.UUID]
+    sessions: SessionFactory, workflows: WorkflowGateway, ids: Sequence[uuid.UUID], actor: str
 ) -> list[AckResult]:
-    """A result per distinct id, in the order first asked."""
+    """A result per distinct id, in the order first asked, for a message of any tenant (the
+    gateway delivers for all of them); ``actor`` is who acks, for the log."""
     ids = list(dict.fromkeys(ids))
     standings = await standings_of(sessions, ids)
 
     async def one(message_id: uuid.UUID) -> AckResult:
+        result = await _acknowledge_one(message_id)
+        _log_action("acknowledge", actor, result)
+        return result
+
+    async def _acknowledge_one(message_id: uuid.UUID) -> AckResult:
         standing = standings.get(message_id)
         if standing is None:
             return AckResult(id=message_id, outcome=AckOutcome.NOT_FOUND)
@@ -161,12 +173,19 @@ async def resolve_dead_letters(
     workflows: WorkflowGateway,
     ids: Sequence[uuid.UUID],
     action: DeadLetterAction,
+    principal: Principal,
 ) -> list[DeadLetterResult]:
-    """A result per distinct id, in the order first asked."""
+    """A result per distinct id, in the order first asked; another tenant's dead letter is
+    ``not_found`` unless ``principal`` is an admin."""
     ids = list(dict.fromkeys(ids))
-    standings = await standings_of(sessions, ids)
+    standings = await standings_of(sessions, ids, principal.tenant_to_list(None))
 
     async def one(message_id: uuid.UUID) -> DeadLetterResult:
+        result = await _resolve_one(message_id)
+        _log_action(action.value, principal.key_id, result)
+        return result
+
+    async def _resolve_one(message_id: uuid.UUID) -> DeadLetterResult:
         standing = standings.get(message_id)
         if standing is None:
             return DeadLetterResult(id=message_id, outcome=DeadLetterOutcome.NOT_FOUND)
@@ -184,6 +203,20 @@ async def resolve_dead_letters(
 
 
 REFUSALS = {AckOutcome.NOT_ACKNOWLEDGEABLE, DeadLetterOutcome.NOT_DEAD_LETTERED}
+
+
+def _log_action(action: str, actor: str, result: ActionResult[OutcomeT]) -> None:
+    """Who did what to which message, and what came of it (the key's id, never the key)."""
+    log.info(
+        "operator action",
+        extra={
+            "action": action,
+            "key_id": actor,
+            "message_id": str(result.id),
+            "outcome": result.outcome.value,
+            "status": result.status.value if result.status is not None else None,
+        },
+    )
 
 
 def raise_for_refusal(result: ActionResult[OutcomeT], allowed: str) -> ActionResult[OutcomeT]:

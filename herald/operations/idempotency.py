@@ -44,11 +44,18 @@ class Draft:
     body_fingerprint: str | None
 
     @classmethod
-    def of(cls, body: MessageCreate, settings: Settings, idempotency_key: str | None) -> Draft:
+    def of(
+        cls,
+        body: MessageCreate,
+        settings: Settings,
+        idempotency_key: str | None,
+        tenant_id: str,
+    ) -> Draft:
         """The row for a submit; without a client key, the key is the message's own id."""
         message_id = uuid.uuid4()
         message = Message(
             id=message_id,
+            tenant_id=tenant_id,
             recipient=body.recipient,
             content=body.content,
             priority=body.priority,
@@ -99,7 +106,8 @@ async def store_all(
     """Commit the drafts whose keys are free in one transaction, claiming the keys for
     ``HERALD_IDEMPOTENCY_TTL_HOURS``; answer each other draft from the live claim of its key.
 
-    The client keys of ``drafts`` are distinct. Outcomes are in the order of ``drafts``.
+    The drafts belong to one tenant (keys are per tenant) and their client keys are
+    distinct. Outcomes are in the order of ``drafts``.
     """
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     settled: dict[int, Outcome] = {}
@@ -123,9 +131,12 @@ async def _settle_held(session: AsyncSession, drafts: Mapping[int, Draft]) -> di
     index_of = {draft.client_key: index for index, draft in drafts.items() if draft.client_key}
     if not index_of:
         return {}
+    tenant_id = next(iter(drafts.values())).message.tenant_id
     claims = await session.exec(
         select(IdempotencyKey).where(
-            col(IdempotencyKey.key).in_(list(index_of)), col(IdempotencyKey.expires_at) > utcnow()
+            col(IdempotencyKey.tenant_id) == tenant_id,
+            col(IdempotencyKey.key).in_(list(index_of)),
+            col(IdempotencyKey.expires_at) > utcnow(),
         )
     )
     outcomes: dict[int, Outcome] = {}
@@ -172,6 +183,7 @@ async def _claim(session: AsyncSession, drafts: Sequence[Draft], ttl: timedelta)
     claim = insert(IdempotencyKey)
     rows = [
         {
+            "tenant_id": draft.message.tenant_id,
             "key": draft.message.idempotency_key,
             "fingerprint": draft.body_fingerprint,
             "message_id": draft.message.id,
@@ -182,7 +194,7 @@ async def _claim(session: AsyncSession, drafts: Sequence[Draft], ttl: timedelta)
     ]
     taken = await session.exec(
         claim.on_conflict_do_update(
-            index_elements=[col(IdempotencyKey.key)],
+            index_elements=[col(IdempotencyKey.tenant_id), col(IdempotencyKey.key)],
             set_={
                 name: claim.excluded[name]
                 for name in ("fingerprint", "message_id", "created_at", "expires_at")

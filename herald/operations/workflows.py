@@ -28,7 +28,6 @@ from herald.core.contract import (
     DeliveryPolicy,
     MessageStatus,
     SequenceState,
-    sequence_workflow_id,
     workflow_id_for,
 )
 from herald.core.database import DATABASE_UNAVAILABLE, SessionFactory
@@ -37,6 +36,7 @@ from herald.core.models import Message, utcnow
 from herald.core.settings import Settings
 from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_priority
 from herald.operations.bounded import map_bounded
+from herald.operations.tenants import TenantDirectory
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
 
@@ -104,9 +104,16 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
 
 
 class WorkflowGateway:
-    def __init__(self, client: Client, sessions: SessionFactory, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sessions: SessionFactory,
+        settings: Settings,
+        tenants: TenantDirectory,
+    ) -> None:
         self._client = client
         self._sessions = sessions
+        self._tenants = tenants
         self._task_queue = settings.task_queue
         self._policy = delivery_policy(settings)
         self._sequence_history_limit = settings.sequence_history_limit
@@ -138,7 +145,7 @@ class WorkflowGateway:
         """Start the message's workflow (a strict one joins its recipient's line). Starting
         twice is harmless: the workflow id is the message id's, and a line drops a sequence
         number it has already seen."""
-        job = self._job(message)
+        job = self._job(message, await self._tenants.weight(message.tenant_id))
         try:
             async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
                 if message.sequence_number is None:
@@ -156,7 +163,7 @@ class WorkflowGateway:
             return outcome
         return StartOutcome.STARTED
 
-    def _job(self, message: Message) -> DeliveryJob:
+    def _job(self, message: Message, tenant_weight: float) -> DeliveryJob:
         expires_at = message.created_at.timestamp() + self._policy.validity_seconds
         return DeliveryJob(
             str(message.id),
@@ -165,6 +172,8 @@ class WorkflowGateway:
             self._policy,
             expires_at,
             message.sequence_number,
+            tenant_id=message.tenant_id,
+            tenant_weight=tenant_weight,
         )
 
     async def _start_alone(self, job: DeliveryJob) -> None:
@@ -174,16 +183,16 @@ class WorkflowGateway:
             id=workflow_id_for(job.message_id),
             task_queue=self._task_queue,
             search_attributes=message_search_attributes(job.recipient, job.priority),
-            priority=workflow_priority(job.priority),
+            priority=workflow_priority(job),
             rpc_timeout=RPC_TIMEOUT,
         )
 
     async def _join_line(self, job: DeliveryJob) -> None:
-        """Signal-with-start the recipient's ``RecipientSequence``."""
+        """Signal-with-start the tenant's ``RecipientSequence`` to the recipient."""
         await self._client.start_workflow(
             RecipientSequence.run,
-            SequenceState(job.recipient, self._sequence_history_limit),
-            id=sequence_workflow_id(job.recipient),
+            SequenceState(job.recipient, self._sequence_history_limit, job.tenant_id),
+            id=job.line.workflow_id,
             task_queue=self._task_queue,
             start_signal="enqueue",
             start_signal_args=[job],

@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         FailureClass,
         MessageStatus,
         Transition,
-        sequence_workflow_id,
     )
     from herald.core.errors import PermanentDeliveryError
     from herald.core.temporal import MESSAGE_STATUS, delivery_priority
@@ -155,7 +154,7 @@ class MessageDelivery:
         if not self._in_line:
             return
         self._in_line = False
-        line = workflow.get_external_workflow_handle(sequence_workflow_id(job.recipient))
+        line = workflow.get_external_workflow_handle(job.line.workflow_id)
         try:
             await line.signal("member_left", job.sequence_number)
         except Exception:  # the line has ended: nothing waits for this message any more
@@ -179,7 +178,7 @@ class MessageDelivery:
                     start_to_close_timeout=timedelta(seconds=policy.attempt_timeout_seconds),
                     schedule_to_close_timeout=remaining,
                     retry_policy=attempt_retry_policy(policy, attempts),
-                    priority=delivery_priority(job.priority),
+                    priority=delivery_priority(job),
                 )
             except ActivityError as err:
                 if self._acknowledged:  # a late ack for an earlier attempt

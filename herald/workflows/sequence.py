@@ -27,7 +27,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from herald.activities.delivery import DeliveryActivities
-    from herald.core.contract import DeliveryJob, SequenceState, workflow_id_for
+    from herald.core.contract import DeliveryJob, Line, SequenceState, workflow_id_for
     from herald.core.temporal import message_search_attributes, workflow_priority
     from herald.workflows.delivery import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, MessageDelivery
 
@@ -61,7 +61,7 @@ class RecipientSequence:
     @workflow.run
     async def run(self, state: SequenceState) -> None:
         if self._next is None:
-            self._next = await self._head_of_line(state.recipient)
+            self._next = await self._head_of_line(state.line)
         while True:
             await self._admit_arrivals(self._next)
             if not self._advance() or not await self._give_turn(self._next):
@@ -81,7 +81,7 @@ class RecipientSequence:
             except TimeoutError:
                 if not self._members and not self._arrivals:
                     return
-                await self._check_head(state.recipient, self._next)
+                await self._check_head(state.line, self._next)
 
     async def _admit_arrivals(self, head: int) -> None:
         """Start the workflows of the messages that arrived (concurrently); the head starts
@@ -105,7 +105,7 @@ class RecipientSequence:
                 job,
                 id=workflow_id_for(job.message_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                priority=workflow_priority(job.priority),
+                priority=workflow_priority(job),
                 search_attributes=message_search_attributes(job.recipient, job.priority),
             )
         except WorkflowAlreadyStartedError:
@@ -159,6 +159,7 @@ class RecipientSequence:
         return SequenceState(
             state.recipient,
             state.history_limit,
+            state.tenant_id,
             self._next,
             self._arrivals,
             self._members,
@@ -166,18 +167,18 @@ class RecipientSequence:
             self._head_has_turn,
         )
 
-    async def _head_of_line(self, recipient: str) -> int:
-        """A fresh run starts at the recipient's oldest strict message still in line."""
-        oldest = await self._first_open_sequence_number(recipient)
+    async def _head_of_line(self, line: Line) -> int:
+        """A fresh run starts at the line's oldest message still in it."""
+        oldest = await self._first_open_sequence_number(line)
         if oldest is not None:
             return oldest
         return min((job.sequence_number or 1 for job in self._arrivals), default=1)
 
-    async def _check_head(self, recipient: str, head: int) -> None:
+    async def _check_head(self, line: Line, head: int) -> None:
         """After an hour without progress: skip a missing head that the database says is no
         longer open, or drop a head whose workflow was closed without leaving the line."""
         if head not in self._members:
-            oldest = await self._first_open_sequence_number(recipient)
+            oldest = await self._first_open_sequence_number(line)
             waiting = [number for number in (oldest, *self._members) if number is not None]
             beyond = [number for number in waiting if number > head]
             if (oldest is None or oldest > head) and beyond:
@@ -192,10 +193,10 @@ class RecipientSequence:
         if not is_open:
             self._left.add(head)
 
-    async def _first_open_sequence_number(self, recipient: str) -> int | None:
+    async def _first_open_sequence_number(self, line: Line) -> int | None:
         return await workflow.execute_local_activity_method(
             DeliveryActivities.first_open_sequence_number,
-            recipient,
+            line,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             retry_policy=BOOKKEEPING_RETRY,
         )

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from herald.api.deps import SessionDep, SettingsDep
+from herald.api.deps import Admin, SessionDep, SettingsDep
 from herald.api.schemas import CircuitBreakerList, CircuitBreakerPublic
 from herald.core.breaker_state import snapshot
 
@@ -16,8 +16,11 @@ router = APIRouter(prefix="/circuit-breakers", tags=["circuit breakers"])
 
 
 @router.get("")
-async def list_circuit_breakers(session: SessionDep, settings: SettingsDep) -> CircuitBreakerList:
-    """Every provider that has been used, by name: its state, failure rate and when it opened.
+async def list_circuit_breakers(
+    session: SessionDep, settings: SettingsDep, _admin: Admin
+) -> CircuitBreakerList:
+    """Every provider that has been used, by name: its state, failure rate and when it opened
+    (admin keys: the providers serve every tenant).
 
     An open breaker whose timeout has passed shows ``half_open``: the next delivery probes.
     """

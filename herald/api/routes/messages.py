@@ -7,10 +7,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi.exceptions import RequestValidationError
 from sqlmodel import col
 
 from herald.api.batches import accept_batch, enforce_batch_limit, refuse_repeated_keys
-from herald.api.deps import SessionDep, SettingsDep, WorkflowsDep
+from herald.api.deps import MessagesReader, MessagesWriter, ServicesDep, SessionDep
 from herald.api.openapi import (
     INVALID,
     NOT_FOUND,
@@ -20,8 +21,13 @@ from herald.api.openapi import (
     ProblemAnswer,
     problem_responses,
 )
-from herald.api.queries import Pagination, page_of_messages, sort_order
-from herald.api.ratelimit import QuotaDep
+from herald.api.queries import (
+    Pagination,
+    TenantQuery,
+    page_of_messages,
+    sort_order,
+    tenant_condition,
+)
 from herald.api.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -29,14 +35,18 @@ from herald.api.schemas import (
     BatchResult,
     MessagePage,
 )
+from herald.api.services import Services
 from herald.core.contract import MessageStatus, Priority
 from herald.core.errors import NotFound
-from herald.core.models import E164, Message, MessageCreate, MessagePublic
+from herald.core.models import E164, Message, MessagePublic, MessageSubmit, Tenant
 from herald.operations.idempotency import Draft, store_once
+from herald.operations.keys import Principal
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/messages", tags=["messages"])
+
+NO_TENANT = "there is no tenant %r; an admin creates it with POST /v1/tenants"
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -69,29 +79,45 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def submitting_tenant(
+    services: Services, principal: Principal, requested: str | None
+) -> Tenant:
+    """The tenant a submit stores its messages for (see ``tenant_choice``); 422 when an
+    admin names a tenant that does not exist."""
+    tenant_id = principal.tenant_to_submit_to(requested)
+    tenant = await services.tenants.get(tenant_id)
+    if tenant is None:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "tenant_id"), "msg": NO_TENANT % tenant_id}]
+        )
+    return tenant
+
+
 @router.post("", status_code=status.HTTP_202_ACCEPTED, responses=SUBMIT_RESPONSES)
 async def submit_message(
-    body: MessageCreate,
+    body: MessageSubmit,
     response: Response,
     session: SessionDep,
-    settings: SettingsDep,
-    workflows: WorkflowsDep,
-    quota: QuotaDep,
+    services: ServicesDep,
+    principal: MessagesWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> MessagePublic:
     """Commit the message, then start its delivery; 202 means it is stored durably.
 
-    With an ``Idempotency-Key`` seen within ``HERALD_IDEMPOTENCY_TTL_HOURS``, the same body
-    answers 200 with the original message and starts nothing; another body answers 409.
-    Unless it is ``high`` priority it counts against the API key's rate limit (429 over it).
+    With an ``Idempotency-Key`` its tenant used within ``HERALD_IDEMPOTENCY_TTL_HOURS``, the
+    same body answers 200 with the original message and starts nothing; another body answers
+    409. It counts against its tenant's rate limit (429 over it; ``high`` against a budget of
+    its own).
     """
-    quota.spend([body])
-    submission = await store_once(session, Draft.of(body, settings, idempotency_key), settings)
+    tenant = await submitting_tenant(services, principal, body.tenant_id)
+    await services.rate_limits.charge(tenant, [body])
+    draft = Draft.of(body, services.settings, idempotency_key, tenant.id)
+    submission = await store_once(session, draft, services.settings)
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        await workflows.start([submission.message])
+        await services.workflows.start([submission.message])
     return MessagePublic.of(submission.message)
 
 
@@ -121,27 +147,33 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def submit_batch(
     body: BatchRequest,
     session: SessionDep,
-    settings: SettingsDep,
-    workflows: WorkflowsDep,
-    quota: QuotaDep,
+    services: ServicesDep,
+    principal: MessagesWriter,
 ) -> BatchResult:
     """Validate every item, commit them all in one transaction, then start their deliveries.
 
     An item with an `idempotency_key` behaves as a single submit with that header: within
     the key's TTL the same item replays its original message (`replayed`), another one fails
     with an `error`, and the other items are stored all the same. An item whose workflow
-    Temporal did not start is stored all the same and answered `pending`. The items other
-    than `high` ones count against the API key's rate limit: over it, nothing is stored (429).
+    Temporal did not start is stored all the same and answered `pending`. The items count
+    against the tenant's rate limits (`high` ones against their own): over either, nothing is
+    stored (429).
     """
     refuse_repeated_keys(body.messages)
-    quota.spend(body.messages)
-    return await accept_batch(body.messages, session, settings, workflows)
+    tenant = await submitting_tenant(services, principal, body.tenant_id)
+    await services.rate_limits.charge(tenant, body.messages)
+    return await accept_batch(
+        body.messages, session, services.settings, services.workflows, tenant.id
+    )
 
 
 @router.get("/{message_id}", responses=problem_responses(NOT_FOUND, INVALID))
-async def get_message(message_id: uuid.UUID, session: SessionDep) -> MessagePublic:
+async def get_message(
+    message_id: uuid.UUID, session: SessionDep, principal: MessagesReader
+) -> MessagePublic:
+    """The message, if it is the caller's tenant's (another tenant's answers 404 too)."""
     message = await session.get(Message, message_id)
-    if message is None:
+    if message is None or not principal.sees(message.tenant_id):
         raise NotFound(f"there is no message {message_id}")
     return MessagePublic.of(message)
 
@@ -156,17 +188,21 @@ class MessageSort(StrEnum):
 @router.get("", responses=problem_responses(INVALID))
 async def list_messages(
     session: SessionDep,
+    principal: MessagesReader,
     pagination: Annotated[Pagination, Depends()],
     sort: MessageSort = MessageSort.CREATED_AT_DESC,
     status: MessageStatus | None = None,
     recipient: E164 | None = None,
     priority: Priority | None = None,
+    tenant: TenantQuery = None,
 ) -> MessagePage:
-    """Newest first unless `sort` says otherwise."""
+    """The caller's tenant's messages (an admin's: every tenant's, or `tenant`'s), newest
+    first unless `sort` says otherwise."""
     return await page_of_messages(
         session,
         pagination,
         sort_order(sort),
+        tenant_condition(principal, tenant),
         col(Message.status) == status if status else None,
         col(Message.recipient) == recipient if recipient else None,
         col(Message.priority) == priority if priority else None,

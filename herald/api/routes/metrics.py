@@ -11,7 +11,9 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Request, Response
 
-from herald.api.deps import ServicesDep, SessionDep, SettingsDep
+from herald.api.deps import MessagesReader, ServicesDep, SessionDep, SettingsDep
+from herald.api.openapi import INVALID, problem_responses
+from herald.api.queries import TenantQuery
 from herald.api.schemas import MetricsSummaryPublic
 from herald.core.metrics import summarize
 
@@ -23,11 +25,18 @@ exposition_router = APIRouter(tags=["metrics"])
 """At the root, unauthenticated, where Prometheus scrapes by default."""
 
 
-@router.get("")
-async def metrics_summary(session: SessionDep, settings: SettingsDep) -> MetricsSummaryPublic:
+@router.get("", responses=problem_responses(INVALID))
+async def metrics_summary(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: MessagesReader,
+    tenant: TenantQuery = None,
+) -> MetricsSummaryPublic:
     """Throughput, latency, retry and failure rates over the sliding window
-    (`HERALD_METRICS_WINDOW_SECONDS`); queue depth and circuit breakers as they are now."""
-    return MetricsSummaryPublic(**asdict(await summarize(session, settings)))
+    (`HERALD_METRICS_WINDOW_SECONDS`); queue depth and circuit breakers as they are now. The
+    caller's tenant's messages (an admin's: every tenant's, or `tenant`'s)."""
+    summary = await summarize(session, settings, principal.tenant_to_list(tenant))
+    return MetricsSummaryPublic(**asdict(summary))
 
 
 @exposition_router.get(

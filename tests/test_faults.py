@@ -4,14 +4,8 @@ Herald is in use, and no accepted message is lost."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +15,7 @@ from herald.devstack.ports import free_port
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
 from tests.gateway import ScriptedGateway
+from tests.processes import herald_process
 from tests.servers import serving
 from tests.stack import Stack, all_delivered, herald_on, serving_api
 
@@ -85,30 +80,6 @@ async def test_postgres_down_answers_503_then_recovers_losing_nothing(
         assert page["total"] == 2, "the refused submit stored nothing"
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
-    """The settings as the environment of a ``herald worker`` process."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HERALD_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        text = ",".join(value) if isinstance(value, list) else str(value)
-        env[f"HERALD_{name.upper()}"] = text
-    env["HERALD_WORKER_METRICS_PORT"] = str(free_port())
-    return env
-
-
-@contextlib.contextmanager
-def worker_process(settings: Settings) -> Any:
-    herald = Path(sys.executable).parent / "herald"  # the console script
-    process = subprocess.Popen([str(herald), "worker"], env=worker_environment(settings))
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-
-
 @pytest.mark.parametrize(
     "settings_overrides",
     [FAULTS | {"max_concurrent_deliveries": 2, "provider_timeout_seconds": 2}],
@@ -120,13 +91,13 @@ async def test_a_killed_worker_loses_nothing(settings: Settings) -> None:
         async with serving_api(settings) as api:
             stack = Stack(api, settings, gateway)
             messages = [await stack.submit(content=f"load {i}") for i in range(12)]
-            with worker_process(settings) as first:
+            with herald_process("worker", settings) as first:
                 async with asyncio.timeout(30):
                     while len(gateway.received) < 4:
                         await asyncio.sleep(0.05)
                 first.kill()  # SIGKILL, mid-load
                 first.wait()
-            with worker_process(settings):
+            with herald_process("worker", settings):
                 await all_delivered(stack, [m["id"] for m in messages], timeout=90)
 
     for message in messages:

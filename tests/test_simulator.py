@@ -19,20 +19,21 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from herald.core.settings import Settings
-from herald.core.webhooks import generate_secret, sign
+from herald.core.webhooks import InvalidSignature, generate_secret, sign, verify
 from herald.devstack.simulator import create_simulator_app
 
-API_KEY = "test-api-key"
 SECRET = generate_secret()
+GATEWAY_SECRET = generate_secret()
 
 
 @dataclass
 class AckServer:
-    """A local HTTP server recording ``POST /v1/messages/{id}/ack`` calls; it answers the
-    statuses queued in ``answers`` first, then 200."""
+    """A local HTTP server recording ``POST /v1/messages/ack`` calls (the message ids, and
+    whether the gateway's signature held); it answers the statuses queued in ``answers``
+    first, then 200."""
 
     url: str
-    acks: asyncio.Queue[tuple[str, str | None]] = field(default_factory=asyncio.Queue)
+    acks: asyncio.Queue[tuple[list[str], bool]] = field(default_factory=asyncio.Queue)
     answers: list[int] = field(default_factory=list)
 
 
@@ -58,9 +59,15 @@ async def ack_server() -> AsyncIterator[AckServer]:
 def _ack_app(recorder: AckServer) -> FastAPI:
     app = FastAPI()
 
-    @app.post("/v1/messages/{message_id}/ack")
-    async def ack(message_id: str, request: Request) -> Response:
-        await recorder.acks.put((message_id, request.headers.get("authorization")))
+    @app.post("/v1/messages/ack")
+    async def ack(request: Request) -> Response:
+        body = await request.body()
+        try:
+            verify(GATEWAY_SECRET, request.headers, body)
+            signed = True
+        except InvalidSignature:
+            signed = False
+        await recorder.acks.put((json.loads(body)["message_ids"], signed))
         status = recorder.answers.pop(0) if recorder.answers else 200
         return Response(status_code=status)
 
@@ -70,7 +77,7 @@ def _ack_app(recorder: AckServer) -> FastAPI:
 def _settings(ack_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "provider_secret": SECRET,
-        "api_keys": [API_KEY, "second-key"],
+        "gateway_secret": GATEWAY_SECRET,
         "simulator_ack_url": ack_url,
         "simulator_latency_seconds": 0,
         "simulator_ack_delay_seconds": 0,
@@ -147,7 +154,7 @@ async def _acks_settle(client: httpx.AsyncClient, sent: int, failed: int = 0) ->
     return await _stats(client)
 
 
-async def test_accepted_delivery_is_acknowledged_with_the_first_api_key(
+async def test_accepted_delivery_is_acknowledged_with_a_signed_callback(
     ack_server: AckServer,
 ) -> None:
     message_id = str(uuid.uuid4())
@@ -156,7 +163,7 @@ async def test_accepted_delivery_is_acknowledged_with_the_first_api_key(
         assert response.status_code == 200
         assert response.json()["provider_message_id"].startswith("sim-")
         async with asyncio.timeout(5):
-            assert await ack_server.acks.get() == (message_id, f"Bearer {API_KEY}")
+            assert await ack_server.acks.get() == ([message_id], True)
         stats = await _acks_settle(client, sent=1)
     assert stats["received"] == stats["accepted"] == 1
 
@@ -376,7 +383,7 @@ async def test_health(ack_server: AckServer) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"api_keys": []}, "HERALD_API_KEYS"),
+        ({"gateway_secret": None}, "HERALD_GATEWAY_SECRET"),
         ({"provider_secret": None}, "HERALD_PROVIDER_SECRET"),
     ],
 )

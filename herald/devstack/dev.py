@@ -85,7 +85,8 @@ def _check_ports_free(settings: Settings) -> None:
 
 
 def _generated_credentials(settings: Settings) -> dict[str, object]:
-    """An API key and a provider secret where the settings have none, kept in ``data_dir``."""
+    """An API key, a provider secret and a gateway secret where the settings have none, kept
+    in ``data_dir``."""
     update: dict[str, object] = {}
     if not settings.api_keys:
         key = _kept(settings.data_dir / "dev-api-key", lambda: secrets.token_urlsafe(32))
@@ -93,6 +94,10 @@ def _generated_credentials(settings: Settings) -> dict[str, object]:
     if settings.provider_secret is None:
         secret = _kept(settings.data_dir / "provider-secret", webhooks.generate_secret)
         update["provider_secret"] = secret
+    if settings.gateway_secret is None:
+        update["gateway_secret"] = _kept(
+            settings.data_dir / "gateway-secret", webhooks.generate_secret
+        )
     return update
 
 

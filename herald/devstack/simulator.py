@@ -5,14 +5,15 @@
 permanent one) or 200 with a ``provider_message_id``. It de-duplicates on the signed
 ``webhook-id`` (the same on every attempt of a message), not on the unsigned
 ``Idempotency-Key`` header, which anyone on the path could change. An accepted message is
-acknowledged ``simulator_ack_delay_seconds`` later through Herald's
-``POST /v1/messages/{id}/ack``, from a background task. ``GET /stats`` counts what happened
-(for the load benchmark) and ``GET /health`` answers while the process is up.
+acknowledged ``simulator_ack_delay_seconds`` later through Herald's ``POST /v1/messages/ack``,
+from a background task, as a callback signed with ``HERALD_GATEWAY_SECRET``. ``GET /stats``
+counts what happened (for the load benchmark) and ``GET /health`` answers while the process is up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import uuid
@@ -22,7 +23,6 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Request
@@ -81,9 +81,9 @@ class _AckOutcome(Enum):
 def create_simulator_app(settings: Settings, *, rng: random.Random | None = None) -> FastAPI:
     """The simulator's FastAPI app; ``rng`` draws the outcomes (pass a seeded one in tests).
 
-    Raises :class:`RuntimeError` without a provider secret or an API key (it needs the first
-    to check signatures and the second to acknowledge), :class:`ValueError` on a malformed
-    secret.
+    Raises :class:`RuntimeError` without a provider secret or a gateway secret (it needs the
+    first to check signatures and the second to sign its acks), :class:`ValueError` on a
+    malformed secret.
     """
     simulator = _Simulator(settings, rng or random.Random())
     app = FastAPI(title="Herald provider simulator", lifespan=simulator.lifespan)
@@ -99,23 +99,16 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _require_api_key(settings: Settings) -> str:
-    if not settings.api_keys:
-        raise RuntimeError(
-            "HERALD_API_KEYS is not set; the simulator acknowledges deliveries with the "
-            "first key, so set it, or run `herald dev`, which generates one."
-        )
-    return settings.api_keys[0]
-
-
 class _Simulator:
     """The state behind the routes: settings, outcome draws, counters and ack callbacks."""
 
     def __init__(self, settings: Settings, rng: random.Random) -> None:
         self._secret = settings.require_provider_secret()
         webhooks.decode_secret(self._secret)
-        self._ack_headers = {"Authorization": f"Bearer {_require_api_key(settings)}"}
-        self._ack_base = (settings.simulator_ack_url or settings.api_base_url).rstrip("/")
+        self._gateway_secret = settings.require_gateway_secret()
+        webhooks.decode_secret(self._gateway_secret)
+        base = (settings.simulator_ack_url or settings.api_base_url).rstrip("/")
+        self._ack_url = f"{base}/v1/messages/ack"
         self._latency = settings.simulator_latency_seconds
         self._ack_delay = settings.simulator_ack_delay_seconds
         self._transient_rate = settings.simulator_transient_failure_rate
@@ -217,37 +210,45 @@ class _Simulator:
 
     async def _acknowledge_later(self, message_id: str) -> None:
         await asyncio.sleep(self._ack_delay)
-        url = f"{self._ack_base}/v1/messages/{quote(message_id, safe='')}/ack"
-        if await self._send_ack(url):
+        if await self._send_ack(message_id):
             self._stats.acks_sent += 1
         else:
             self._stats.acks_failed += 1
 
-    async def _send_ack(self, url: str) -> bool:
+    async def _send_ack(self, message_id: str) -> bool:
         """POST the ack, retrying connection errors and 5xx with a short backoff."""
         for attempt in range(_ACK_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(_ACK_BACKOFF_SECONDS * 2 ** (attempt - 1))
-            outcome = await self._try_ack(url)
+            outcome = await self._try_ack(message_id)
             if outcome is not _AckOutcome.RETRY:
                 return outcome is _AckOutcome.DONE
-        logger.error("ack %s failed after %d attempts; giving up", url, _ACK_ATTEMPTS)
+        logger.error("ack of %s failed after %d attempts; giving up", message_id, _ACK_ATTEMPTS)
         return False
 
-    async def _try_ack(self, url: str) -> _AckOutcome:
+    async def _try_ack(self, message_id: str) -> _AckOutcome:
+        """One signed callback: its body names the message, so the signature cannot be
+        replayed for another; each try is a new ``webhook-id`` with a fresh timestamp."""
         if self._client is None:
             raise RuntimeError("the simulator's lifespan is not running")
+        body = json.dumps({"message_ids": [message_id]}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            **webhooks.sign(self._gateway_secret, f"ack_{uuid.uuid4().hex}", body),
+        }
         try:
-            response = await self._client.post(url, headers=self._ack_headers)
+            response = await self._client.post(self._ack_url, content=body, headers=headers)
         except httpx.TransportError as exc:
-            logger.warning("ack %s: %s", url, exc.__class__.__name__)
+            logger.warning("ack of %s: %s", message_id, exc.__class__.__name__)
             return _AckOutcome.RETRY
         if response.is_success:
             return _AckOutcome.DONE
         if response.is_server_error:
-            logger.warning("ack %s: HTTP %d", url, response.status_code)
+            logger.warning("ack of %s: HTTP %d", message_id, response.status_code)
             return _AckOutcome.RETRY
-        logger.warning("ack %s refused: HTTP %d %s", url, response.status_code, response.text[:200])
+        logger.warning(
+            "ack of %s refused: HTTP %d %s", message_id, response.status_code, response.text[:200]
+        )
         return _AckOutcome.REFUSED
 
     async def _cancel_callbacks(self) -> None:

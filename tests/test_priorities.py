@@ -6,9 +6,11 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.stack import Stack
+from tests.tenancy import as_key, new_tenant
 
 ONE_AT_A_TIME = {"max_concurrent_deliveries": 1, "ack_timeout_seconds": 60}
 
@@ -76,3 +78,41 @@ async def test_the_provider_pace_caps_deliveries_per_second(stack: Stack) -> Non
     span = stack.gateway.received[-1].at - stack.gateway.received[0].at
     assert span >= 2, f"8 deliveries at 2/s took only {span:.2f}s"
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("settings_overrides", [ONE_AT_A_TIME])
+async def test_tenants_share_capacity_and_priority_holds_inside_each(stack: Stack) -> None:
+    """One tenant's backlog of 600 does not hold up another tenant's 10 messages of the
+    same priority, and the busy tenant's own high messages still overtake its backlog."""
+    stack.gateway.latency = 0.02
+    busy = await new_tenant(stack.api, "messages:write")
+    quiet = await new_tenant(stack.api, "messages:write")
+    async with as_key(stack.api, busy.key) as as_busy, as_key(stack.api, quiet.key) as as_quiet:
+        backlog = await submit_batch(as_busy, "normal", 600)
+        urgent = await submit_batch(as_busy, "high", 5)
+        few = await submit_batch(as_quiet, "normal", 10)
+        await wait_until_all_sent(stack, few + urgent)
+
+    order = [request.body["id"] for request in stack.gateway.received]
+    backlog_ids = {message["id"] for message in backlog}
+
+    def backlog_sent_before_all_of(messages: list[dict[str, Any]]) -> int:
+        last = max(order.index(message["id"]) for message in messages)
+        return len(backlog_ids.intersection(order[:last]))
+
+    assert backlog_sent_before_all_of(few) < 150, "the other tenant waited for the backlog"
+    assert backlog_sent_before_all_of(urgent) < 150, "high did not overtake its tenant's backlog"
+
+
+async def submit_batch(
+    client: httpx.AsyncClient, priority: str, count: int
+) -> list[dict[str, Any]]:
+    """``count`` messages to one new recipient in one batch; their results."""
+    recipient = f"+4930{uuid.uuid4().int % 10**8:08d}"
+    messages = [
+        {"recipient": recipient, "content": f"m{i}", "priority": priority} for i in range(count)
+    ]
+    response = await client.post("/v1/messages/batch", json={"messages": messages})
+    assert response.status_code == 202, response.text
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results

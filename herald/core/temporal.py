@@ -12,7 +12,7 @@ from temporalio.common import Priority as TaskPriority
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from herald.core.contract import MessageStatus, Priority
+from herald.core.contract import DeliveryJob, MessageStatus, Priority
 
 __all__ = [
     "MESSAGE_PRIORITY",
@@ -46,18 +46,26 @@ def message_search_attributes(
     )
 
 
-def workflow_priority(priority: Priority) -> TaskPriority:
-    """Workflow tasks: strict priority keys (1, 3, 5), so a high message starts first."""
-    return TaskPriority(priority_key=priority.task_priority_key)
+def workflow_priority(job: DeliveryJob) -> TaskPriority:
+    """Workflow tasks: strict priority keys (1, 3, 5), so a high message starts first, and
+    within a priority the tenants share by weight (one tenant's backlog does not queue
+    another's messages behind it)."""
+    return TaskPriority(
+        priority_key=job.priority.task_priority_key,
+        fairness_key=job.tenant_id,
+        fairness_weight=job.tenant_weight,
+    )
 
 
-def delivery_priority(priority: Priority) -> TaskPriority:
-    """Delivery activities, the scarce capacity: one priority key and fairness weights
-    (10 / 5 / 1), so ``high`` overtakes a backlog and ``low`` keeps a share, never starved."""
+def delivery_priority(job: DeliveryJob) -> TaskPriority:
+    """Delivery activities, the scarce capacity: one priority key, and a fairness key per
+    tenant and priority weighted ``tenant weight * (10, 5, 1)``. Within a tenant ``high``
+    overtakes a backlog and ``low`` keeps a share, never starved; within a priority the
+    tenants share in proportion to their weights."""
     return TaskPriority(
         priority_key=Priority.NORMAL.task_priority_key,
-        fairness_key=priority.value,
-        fairness_weight=priority.fairness_weight,
+        fairness_key=f"{job.tenant_id}:{job.priority.value}",
+        fairness_weight=job.tenant_weight * job.priority.fairness_weight,
     )
 
 

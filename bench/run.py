@@ -144,7 +144,7 @@ async def _api_client(stack: BenchStack, options: Options) -> AsyncIterator[http
     )
     async with httpx.AsyncClient(
         base_url=settings.api_base_url,
-        headers={"Authorization": f"Bearer {settings.api_keys[0]}"},
+        headers={"Authorization": f"Bearer {stack.submitter_key}"},
         limits=limits,
         timeout=120,
     ) as client:

@@ -23,7 +23,9 @@ from bench.database import bench_engine, enable_statement_stats
 from bench.workers import RunningWorker, WorkerMode, write_settings
 from herald.api.app import create_app
 from herald.core import webhooks
-from herald.core.database import migrate
+from herald.core.database import migrate, sessions
+from herald.core.models import ApiKeyCreate, TenantCreate
+from herald.core.scopes import Scope
 from herald.core.settings import Settings
 from herald.core.temporal import connect, register_search_attributes
 from herald.devstack.ports import free_port
@@ -31,6 +33,8 @@ from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.simulator import create_simulator_app
 from herald.devstack.temporal import TemporalDevServer
 from herald.lifecycle import asgi_server, serve
+from herald.operations.keys import create_key
+from herald.operations.tenants import create_tenant
 
 __all__ = ["BenchStack", "running_stack"]
 
@@ -48,6 +52,9 @@ class BenchStack:
     temporal: Client
     database: AsyncEngine
     arrivals: ArrivalRecorder
+    submitter_key: str
+    """A ``messages:write`` key of the tenant ``bench``: submits take the path a tenant's do
+    (key lookup, the tenant's shared rate limit), not the bootstrap admin key's."""
 
     def cpu(self, worker: RunningWorker) -> dict[str, float]:
         """CPU seconds so far by part of the stack, ``worker`` included (see
@@ -73,6 +80,7 @@ def bench_settings(database_url: str, temporal: TemporalDevServer, workdir: Path
         data_dir=workdir,
         provider_url=None,
         provider_secret=webhooks.generate_secret(),
+        gateway_secret=webhooks.generate_secret(),
         simulator_port=free_port(),
         simulator_ack_url=None,
         simulator_latency_seconds=0,
@@ -107,7 +115,18 @@ async def running_stack(workdir: Path, mode: WorkerMode) -> AsyncIterator[BenchS
         arrivals = ArrivalRecorder(create_simulator_app(settings))
         await stack.enter_async_context(hosted(create_app(settings), HOST, settings.api_port))
         await stack.enter_async_context(hosted(arrivals, HOST, settings.simulator_port))
-        yield BenchStack(mode, settings, settings_file, client, database, arrivals)
+        key = await submitter_key(postgres.url)
+        yield BenchStack(mode, settings, settings_file, client, database, arrivals, key)
+
+
+async def submitter_key(database_url: str) -> str:
+    """A tenant ``bench`` and a ``messages:write`` key of it."""
+    async with sessions(database_url) as factory, factory() as session:
+        await create_tenant(session, TenantCreate(id="bench", name="Benchmark"))
+        created = await create_key(
+            session, ApiKeyCreate(tenant_id="bench", name="load", scopes=[Scope.MESSAGES_WRITE])
+        )
+    return created.key
 
 
 @asynccontextmanager

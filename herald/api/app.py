@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
             gauges=gauges,
             relay=relay,
             tenants=directory,
-            rate_limits=RateLimits(sessions, settings),
+            rate_limits=RateLimits(engine, settings),
         )
         try:
             async with supervised(relay.loop, gauges.loop):

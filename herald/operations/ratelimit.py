@@ -6,8 +6,8 @@ skip that bucket, as an entitlement with a budget of its own: a second bucket pe
 ``HERALD_RATE_LIMIT_HIGH_PER_SECOND`` / ``_BURST`` (by default ten times the tenant's normal
 ones), so marking everything ``high`` does not escape the limit.
 
-A charge is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`` in a transaction
-of its own: the bucket is refilled for the time since its last charge and spent only if it
+A charge is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``, committed on
+its own (autocommit): the bucket is refilled for the time since its last charge and spent only if it
 holds enough, atomically, whichever API process asks. A request costing more than a bucket's
 burst passes only on a full bucket and leaves it in debt (the average holds, and a full batch
 can still pass). A request over either limit is refused whole with 429 and ``Retry-After``;
@@ -23,10 +23,10 @@ from typing import Literal
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from herald.core.contract import Priority
-from herald.core.database import SessionFactory
 from herald.core.errors import TooManyRequests
 from herald.core.models import MessageCreate, RateBucket, Tenant
 from herald.core.settings import Settings
@@ -46,8 +46,11 @@ class Bucket:
 
 
 class RateLimits:
-    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        # Autocommit: a charge holds its bucket's row lock for its one statement only, not
+        # across a COMMIT round trip that waits for a busy event loop (50 concurrent submits
+        # of one tenant queued about 35 ms each on that lock before).
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._settings = settings
 
     def buckets(self, tenant: Tenant) -> tuple[Bucket, Bucket]:
@@ -98,29 +101,27 @@ class RateLimits:
             )
             .returning(col(RateBucket.tokens))
         )
-        async with self._sessions() as session:
-            taken = (await session.exec(statement)).first()
+        async with self._engine.connect() as connection:
+            taken = (await connection.execute(statement)).first()
             if taken is None:
-                tokens = await session.scalar(
+                tokens = await connection.scalar(
                     select(refilled).where(
                         col(RateBucket.tenant_id) == tenant.id,
                         col(RateBucket.bucket) == bucket.name,
                     )
                 )
-            await session.commit()
         if taken is None:
             raise _over_limit(tenant, bucket, cost, float(tokens or 0.0))
 
     async def _give_back(self, tenant: Tenant, bucket: Bucket, cost: int) -> None:
-        async with self._sessions() as session:
-            await session.exec(
+        async with self._engine.connect() as connection:
+            await connection.execute(
                 update(RateBucket)
                 .where(
                     col(RateBucket.tenant_id) == tenant.id, col(RateBucket.bucket) == bucket.name
                 )
                 .values(tokens=func.least(bucket.burst, col(RateBucket.tokens) + literal(cost)))
             )
-            await session.commit()
 
 
 def _over_limit(tenant: Tenant, bucket: Bucket, cost: int, tokens: float) -> TooManyRequests:

@@ -35,8 +35,10 @@ tenants existed."""
 
 
 class MessageStatus(StrEnum):
-    """The lifecycle of DESIGN §2."""
+    """The lifecycle of DESIGN §2 and §12."""
 
+    SCHEDULED = "scheduled"
+    """Its ``send_at`` has not come yet; never sent before it."""
     PENDING = "pending"
     QUEUED = "queued"
     SENDING = "sending"
@@ -46,10 +48,20 @@ class MessageStatus(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     DISCARDED = "discarded"
     EXPIRED = "expired"
+    CANCELED = "canceled"
+    """Canceled by its submitter before the provider accepted it; never sent afterwards."""
+    SUPPRESSED = "suppressed"
+    """Its recipient is on the tenant's suppression list; never sent."""
 
 
 TERMINAL_STATUSES = frozenset(
-    {MessageStatus.DELIVERED, MessageStatus.DISCARDED, MessageStatus.EXPIRED}
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.DISCARDED,
+        MessageStatus.EXPIRED,
+        MessageStatus.CANCELED,
+        MessageStatus.SUPPRESSED,
+    }
 )
 ACKABLE_STATUSES = frozenset(
     {

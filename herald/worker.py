@@ -47,6 +47,7 @@ def build_worker(client: Client, settings: Settings, activities: DeliveryActivit
             activities.record_transition,
             activities.first_open_sequence_number,
             activities.workflow_is_open,
+            activities.reprioritize,
         ],
         max_concurrent_activities=settings.max_concurrent_deliveries,
         workflow_runner=WORKFLOW_RUNNER,

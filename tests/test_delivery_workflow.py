@@ -25,6 +25,7 @@ from herald.core.contract import (
     FailureClass,
     MessageStatus,
     Priority,
+    Recorded,
     Transition,
 )
 from herald.workflows.delivery import MessageDelivery
@@ -79,11 +80,12 @@ class ScriptedActivities:
         return outcome(request)
 
     @activity.defn(name="record_transition")
-    async def record_transition(self, transition: Transition) -> None:
+    async def record_transition(self, transition: Transition) -> Recorded:
         self.recording.append(transition.status)
         if transition.status in self.slow_to_record:
             await asyncio.sleep(2)
         self.transitions.append(transition)
+        return Recorded(True, transition.status)
 
     async def wait_for_attempts(self, count: int) -> None:
         async with asyncio.timeout(15):

@@ -16,7 +16,7 @@ from pathlib import Path
 from herald.core.settings import Settings
 from herald.devstack.postgres import EmbeddedPostgres
 from tests.databases import fresh_database
-from tests.stack import API_KEY, serving_api
+from tests.stack import API_KEY, running_herald
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 CHECKS = (
@@ -41,10 +41,11 @@ async def test_every_answer_is_one_the_openapi_document_describes(
     settings: Settings, postgres_server: EmbeddedPostgres, tmp_path: Path
 ) -> None:
     """On a database of its own: the other tests' messages (dead letters whose workers are
-    gone, say) would make the run slow and dependent on what ran before."""
+    gone, say) would make the run slow and dependent on what ran before. With a worker, so
+    that the updates of cancel, priority changes and dead-letter actions are answered."""
     async with (
         fresh_database(postgres_server) as database_url,
-        serving_api(settings.model_copy(update={"database_url": database_url})) as api,
+        running_herald(settings.model_copy(update={"database_url": database_url})) as api,
     ):
         schemathesis = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "schemathesis.cli", "run"),
@@ -52,7 +53,7 @@ async def test_every_answer_is_one_the_openapi_document_describes(
             *("--header", f"Authorization: Bearer {API_KEY}"),
             *("--checks", ",".join(CHECKS)),
             *("--max-examples", str(MAX_EXAMPLES)),
-            *("--seed", "1", "--workers", "1"),
+            *("--seed", "1", "--workers", "1", "--request-timeout", "20"),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=tmp_path,  # for its .hypothesis database

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
@@ -11,13 +11,16 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
 from herald.activities.breaker import Outcome, ProviderBreaker
-from herald.activities.projection import MessageProjection
-from herald.activities.providers import OutboundMessage, Provider
+from herald.activities.projection import AttemptRecord, MessageProjection, Settled
+from herald.activities.providers import Accepted, OutboundMessage, Provider
 from herald.core.contract import (
     AttemptRequest,
     AttemptResult,
     DeliveryPolicy,
     Line,
+    PriorityChange,
+    Recorded,
+    Reprioritized,
     Transition,
 )
 from herald.core.database import DATABASE_UNAVAILABLE
@@ -27,6 +30,7 @@ from herald.core.errors import (
     RecoverableDeliveryError,
     TransientDeliveryError,
 )
+from herald.core.models import AttemptOutcome, utcnow
 
 __all__ = ["DeliveryActivities", "MessageNotFound"]
 
@@ -66,6 +70,7 @@ class DeliveryActivities:
         """
         message_id = request.message_id
         attempt = request.attempts_before + activity.info().attempt
+        started_at = utcnow()
         try:
             context = await self._projection.begin_attempt(message_id, attempt)
         except DATABASE_UNAVAILABLE as err:
@@ -77,6 +82,8 @@ class DeliveryActivities:
             return AttemptResult(attempt=attempt, retry_after_seconds=DATABASE_WAIT_SECONDS)
         if context is None:
             raise MessageNotFound(message_id)
+        if isinstance(context, Settled):  # canceled, or its recipient suppressed: not sent
+            return AttemptResult(attempt=attempt, settled=context.status)
         outbound = OutboundMessage(
             id=message_id,
             recipient=context.recipient,
@@ -86,27 +93,35 @@ class DeliveryActivities:
             attempt=attempt,
         )
         try:
-            provider_message_id = await self._send(outbound)
+            accepted = await self._send(outbound)
         except RecoverableDeliveryError as err:
-            return await self._deferred(message_id, attempt, err)
+            return await self._deferred(message_id, _failed_attempt(attempt, started_at, err), err)
         except DeliveryError as err:
-            raise await self._failed(request, attempt, err) from None
-        await self._projection.accept(message_id, provider_message_id)
+            record = _failed_attempt(attempt, started_at, err)
+            raise await self._failed(request, record, err) from None
+        record = AttemptRecord(
+            attempt,
+            started_at,
+            AttemptOutcome.ACCEPTED,
+            accepted.http_status,
+            accepted.provider_message_id,
+        )
+        await self._projection.accept(message_id, accepted.provider_message_id, record)
         log.info(
             "message accepted by provider",
             extra={"message_id": message_id, "status": "awaiting_ack", "attempt": attempt},
         )
-        return AttemptResult(attempt=attempt, provider_message_id=provider_message_id)
+        return AttemptResult(attempt=attempt, provider_message_id=accepted.provider_message_id)
 
-    async def _send(self, outbound: OutboundMessage) -> str | None:
+    async def _send(self, outbound: OutboundMessage) -> Accepted:
         """The provider call, through the breaker; only transient failures count against the
         provider (a refused recipient says nothing about the provider's health)."""
         admission = await self._breaker.admit()
         outcome: Outcome = "neutral"
         try:
-            provider_message_id = await self._provider.send(outbound)
+            accepted = await self._provider.send(outbound)
             outcome = "success"
-            return provider_message_id
+            return accepted
         except PermanentDeliveryError:
             outcome = "success"
             raise
@@ -117,8 +132,18 @@ class DeliveryActivities:
             await self._breaker.record(admission, outcome)
 
     @activity.defn(name="record_transition")
-    async def record_transition(self, transition: Transition) -> None:
-        await self._projection.apply(transition)
+    async def record_transition(self, transition: Transition) -> Recorded:
+        recorded = await self._projection.apply(transition)
+        if not recorded.applied:
+            log.info(
+                "status change refused: the message is in another status",
+                extra={
+                    "message_id": transition.message_id,
+                    "status": transition.status.value,
+                    "current_status": recorded.status.value,
+                },
+            )
+            return recorded
         fields: dict[str, str | None] = {
             "message_id": transition.message_id,
             "status": transition.status.value,
@@ -129,6 +154,11 @@ class DeliveryActivities:
                 "reason": transition.failure_reason,
             }
         log.info("message status changed", extra=fields)
+        return recorded
+
+    @activity.defn(name="reprioritize")
+    async def reprioritize(self, change: PriorityChange) -> Reprioritized:
+        return await self._projection.reprioritize(change)
 
     @activity.defn(name="first_open_sequence_number")
     async def first_open_sequence_number(self, line: Line) -> int | None:
@@ -147,28 +177,19 @@ class DeliveryActivities:
         return description.status == WorkflowExecutionStatus.RUNNING
 
     async def _deferred(
-        self, message_id: str, attempt: int, err: RecoverableDeliveryError
+        self, message_id: str, record: AttemptRecord, err: RecoverableDeliveryError
     ) -> AttemptResult:
         wait = err.retry_after_seconds
-        await self._projection.fail_attempt(
-            message_id,
-            reason=err.reason,
-            failure_class=err.failure_class,
-            retry_in=timedelta(seconds=wait),
-        )
-        _log_retry(message_id, attempt, err, wait)
-        return AttemptResult(attempt=attempt, retry_after_seconds=wait)
+        await self._projection.fail_attempt(message_id, record, retry_in=timedelta(seconds=wait))
+        _log_retry(message_id, record.attempt, err, wait)
+        return AttemptResult(attempt=record.attempt, retry_after_seconds=wait)
 
     async def _failed(
-        self, request: AttemptRequest, attempt: int, err: DeliveryError
+        self, request: AttemptRequest, record: AttemptRecord, err: DeliveryError
     ) -> ApplicationError:
+        attempt = record.attempt
         retry_in = _retry_delay(request.policy, attempt, err)
-        await self._projection.fail_attempt(
-            request.message_id,
-            reason=err.reason,
-            failure_class=err.failure_class,
-            retry_in=retry_in,
-        )
+        await self._projection.fail_attempt(request.message_id, record, retry_in=retry_in)
         if retry_in is None:
             log.warning(
                 "attempt failed, no retry left",
@@ -190,6 +211,22 @@ class DeliveryActivities:
             # DEBUG, without the traceback it gives an unexpected one.
             category=ApplicationErrorCategory.BENIGN,
         )
+
+
+def _failed_attempt(attempt: int, started_at: datetime, err: DeliveryError) -> AttemptRecord:
+    outcome = (
+        AttemptOutcome.DEFERRED
+        if isinstance(err, RecoverableDeliveryError)
+        else AttemptOutcome.FAILED
+    )
+    return AttemptRecord(
+        attempt,
+        started_at,
+        outcome,
+        err.http_status,
+        failure_class=err.failure_class,
+        failure_reason=err.reason,
+    )
 
 
 def _retry_delay(policy: DeliveryPolicy, attempt: int, err: DeliveryError) -> timedelta | None:

@@ -1,26 +1,37 @@
-"""Writes each message's transitions to PostgreSQL, the projection the API reads."""
+"""Writes each message's transitions and attempts to PostgreSQL, the projection the API reads.
+
+The database is also the arbiter of races between the workflow and the outside: an attempt
+starts only if the message is still open and its recipient not suppressed, and a cancel or a
+priority change applies only while the message is in a status that allows it (one row lock
+decides which came first).
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, exists, insert, update
 from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.core.contract import (
+    CHANGEABLE_STATUSES,
     TERMINAL_STATUSES,
     FailureClass,
     Line,
     MessageStatus,
+    PriorityChange,
+    Recorded,
+    Reprioritized,
     Transition,
 )
 from herald.core.database import SessionFactory
-from herald.core.models import Message, utcnow
+from herald.core.models import Attempt, AttemptOutcome, Message, Suppression, utcnow
 
-__all__ = ["AttemptContext", "MessageProjection"]
+__all__ = ["AttemptContext", "AttemptRecord", "MessageProjection", "Settled"]
 
 
 @dataclass(frozen=True)
@@ -33,14 +44,44 @@ class AttemptContext:
     sequence_number: int | None
 
 
+@dataclass(frozen=True)
+class Settled:
+    """The message can no longer be sent: it is ``status`` (canceled, suppressed, ...)."""
+
+    status: MessageStatus
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt as it ended, for the ``attempts`` table."""
+
+    attempt: int
+    started_at: datetime
+    outcome: AttemptOutcome
+    http_status: int | None = None
+    provider_message_id: str | None = None
+    failure_class: FailureClass | None = None
+    failure_reason: str | None = None
+
+
+def _suppressed() -> ColumnElement[bool]:
+    """The message's recipient is on its tenant's suppression list."""
+    return exists().where(
+        col(Suppression.tenant_id) == col(Message.tenant_id),
+        col(Suppression.recipient) == col(Message.recipient),
+    )
+
+
 class MessageProjection:
-    """Each method is one UPDATE in its own transaction."""
+    """Each method is one transaction."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
-    async def begin_attempt(self, message_id: str, attempt: int) -> AttemptContext | None:
-        """Mark the message ``sending``; ``None`` when there is no such message."""
+    async def begin_attempt(self, message_id: str, attempt: int) -> AttemptContext | Settled | None:
+        """Mark the message ``sending`` if it is still open and its recipient not suppressed;
+        else what it is (``suppressed`` for a suppressed recipient); ``None`` when there is
+        no such message."""
         now = utcnow()
         values: dict[str, Any] = {
             "status": MessageStatus.SENDING,
@@ -50,43 +91,73 @@ class MessageProjection:
         }
         if attempt > 1:
             values["last_retry_at"] = now
-        columns = (Message.recipient, Message.content, Message.priority, Message.sequence_number)
-        row = await self._update(message_id, values, returning=columns)
-        return AttemptContext(*row) if row is not None else None
-
-    async def accept(self, message_id: str, provider_message_id: str | None) -> None:
-        now = utcnow()
-        await self._update(
-            message_id,
-            {
-                "status": MessageStatus.AWAITING_ACK,
-                "provider_message_id": provider_message_id,
-                "accepted_at": now,
-                "updated_at": now,
-            },
+        statement = (
+            update(Message)
+            .where(
+                col(Message.id) == uuid.UUID(message_id),
+                col(Message.status).not_in(TERMINAL_STATUSES),
+                ~_suppressed(),
+            )
+            .values(**values)
+            .returning(
+                col(Message.recipient),
+                col(Message.content),
+                col(Message.priority),
+                col(Message.sequence_number),
+            )
         )
+        async with self._sessions() as session:
+            row = (await session.exec(statement)).first()
+            await session.commit()
+            if row is not None:
+                return AttemptContext(*row)
+            found = (
+                await session.exec(
+                    select(col(Message.status), _suppressed()).where(
+                        col(Message.id) == uuid.UUID(message_id)
+                    )
+                )
+            ).first()
+        if found is None:
+            return None
+        status, suppressed = found
+        if status in TERMINAL_STATUSES:
+            return Settled(MessageStatus(status))
+        if suppressed:
+            return Settled(MessageStatus.SUPPRESSED)
+        # Its suppression was lifted between the two statements: the attempt is retried.
+        raise RuntimeError(f"message {message_id} changed while its attempt began")
+
+    async def accept(
+        self, message_id: str, provider_message_id: str | None, record: AttemptRecord
+    ) -> None:
+        now = utcnow()
+        values = {
+            "status": MessageStatus.AWAITING_ACK,
+            "provider_message_id": provider_message_id,
+            "accepted_at": now,
+            "updated_at": now,
+        }
+        await self._update(message_id, values, record)
 
     async def fail_attempt(
-        self,
-        message_id: str,
-        *,
-        reason: str,
-        failure_class: FailureClass,
-        retry_in: timedelta | None,
+        self, message_id: str, record: AttemptRecord, *, retry_in: timedelta | None
     ) -> None:
-        """Record a failed attempt; with ``retry_in`` the message is ``retrying`` until then."""
+        """Record a failed (or deferred) attempt; with ``retry_in`` the message is
+        ``retrying`` until then."""
         now = utcnow()
         values: dict[str, Any] = {
-            "failure_reason": reason,
-            "failure_class": failure_class,
+            "failure_reason": record.failure_reason,
+            "failure_class": record.failure_class,
             "updated_at": now,
         }
         if retry_in is not None:
             values |= {"status": MessageStatus.RETRYING, "next_retry_at": now + retry_in}
-        await self._update(message_id, values)
+        await self._update(message_id, values, record)
 
-    async def apply(self, transition: Transition) -> None:
-        """Write a transition the workflow decided."""
+    async def apply(self, transition: Transition) -> Recorded:
+        """Write a transition the workflow decided (only from the statuses it names, if
+        any); the status the message has after it."""
         now = utcnow()
         retry_in = transition.next_retry_in_seconds
         values: dict[str, Any] = {
@@ -103,9 +174,54 @@ class MessageProjection:
             "retry_count": transition.retry_count,
             "failure_reason": transition.failure_reason,
             "failure_class": transition.failure_class,
+            "priority": transition.priority,
         }
         values |= {name: value for name, value in optional.items() if value is not None}
-        await self._update(transition.message_id, values)
+        # A finished message stays finished (a cancel may have settled it meanwhile).
+        conditions = [
+            col(Message.id) == uuid.UUID(transition.message_id),
+            col(Message.status).not_in(TERMINAL_STATUSES),
+        ]
+        if transition.only_from is not None:
+            conditions.append(col(Message.status).in_(transition.only_from))
+        async with self._sessions() as session:
+            written = await session.exec(
+                update(Message).where(*conditions).values(**values).returning(col(Message.id))
+            )
+            applied = written.first() is not None
+            if applied and transition.ack_timeout_attempt is not None:
+                await _mark_ack_timeout(session, transition, transition.ack_timeout_attempt)
+            await session.commit()
+            if applied:
+                return Recorded(True, transition.status)
+            status = await session.scalar(select(col(Message.status)).where(*conditions[:1]))
+        return Recorded(False, MessageStatus(status) if status else transition.status)
+
+    async def reprioritize(self, change: PriorityChange) -> Reprioritized:
+        """Change the priority while the message is not with the provider."""
+        message = col(Message.id) == uuid.UUID(change.message_id)
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    update(Message)
+                    .where(message, col(Message.status).in_(CHANGEABLE_STATUSES))
+                    .values(priority=change.priority, updated_at=utcnow())
+                    .returning(
+                        col(Message.status), col(Message.retry_count), col(Message.next_retry_at)
+                    )
+                )
+            ).first()
+            await session.commit()
+            if row is None:
+                status = await session.scalar(select(col(Message.status)).where(message))
+                return Reprioritized(False, MessageStatus(status or MessageStatus.PENDING))
+        status, retry_count, next_retry_at = row
+        return Reprioritized(
+            True,
+            MessageStatus(status),
+            retry_count,
+            next_retry_at.timestamp() if next_retry_at is not None else None,
+        )
 
     async def first_open_sequence_number(self, line: Line) -> int | None:
         """The lowest sequence number of the recipient's strict messages still in its line:
@@ -122,14 +238,41 @@ class MessageProjection:
             )
         return int(number) if number is not None else None
 
-    async def _update(
-        self, message_id: str, values: dict[str, Any], returning: tuple[Any, ...] = ()
-    ) -> tuple[Any, ...] | None:
-        statement = update(Message).where(col(Message.id) == uuid.UUID(message_id)).values(**values)
-        if returning:
-            statement = statement.returning(*returning)
+    async def _update(self, message_id: str, values: dict[str, Any], record: AttemptRecord) -> None:
+        """Update the message and add the attempt, in one transaction."""
+        finished_at = utcnow()
+        attempt = {
+            "message_id": uuid.UUID(message_id),
+            "attempt": record.attempt,
+            "started_at": record.started_at,
+            "finished_at": finished_at,
+            "outcome": record.outcome,
+            "http_status": record.http_status,
+            "duration_ms": round((finished_at - record.started_at).total_seconds() * 1000),
+            "provider_message_id": record.provider_message_id,
+            "failure_class": record.failure_class,
+            "failure_reason": record.failure_reason,
+        }
         async with self._sessions() as session:
-            result = await session.exec(statement)
-            row = result.first() if returning else None
+            await session.exec(
+                update(Message).where(col(Message.id) == uuid.UUID(message_id)).values(**values)
+            )
+            await session.exec(insert(Attempt).values(**attempt))
             await session.commit()
-        return tuple(row) if row is not None else None
+
+
+async def _mark_ack_timeout(session: AsyncSession, transition: Transition, attempt: int) -> None:
+    """The accepted attempt ``attempt`` (the latest of that number) got no ack in time."""
+    latest = (
+        select(func.max(col(Attempt.id)))
+        .where(
+            col(Attempt.message_id) == uuid.UUID(transition.message_id),
+            col(Attempt.attempt) == attempt,
+        )
+        .scalar_subquery()
+    )
+    await session.exec(
+        update(Attempt)
+        .where(col(Attempt.id) == latest, col(Attempt.outcome) == AttemptOutcome.ACCEPTED)
+        .values(outcome=AttemptOutcome.ACK_TIMEOUT)
+    )

@@ -17,7 +17,7 @@ from herald.core.errors import (
     TransientDeliveryError,
 )
 
-__all__ = ["HttpProvider", "OutboundMessage", "Provider"]
+__all__ = ["Accepted", "HttpProvider", "OutboundMessage", "Provider"]
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 """Besides 5xx. A 429 with ``Retry-After`` is recoverable instead: it says when to come back."""
@@ -35,11 +35,19 @@ class OutboundMessage:
     attempt: int
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """The provider took the message."""
+
+    provider_message_id: str | None
+    http_status: int | None = None
+
+
 class Provider(Protocol):
     name: str
 
-    async def send(self, message: OutboundMessage) -> str | None:
-        """Hand the message over; return the provider's message id, if it gives one.
+    async def send(self, message: OutboundMessage) -> Accepted:
+        """Hand the message over.
 
         Raises a ``DeliveryError`` subclass when the provider does not accept it.
         """
@@ -57,7 +65,7 @@ class HttpProvider:
         self._secret = secret
         self._timeout = timeout
 
-    async def send(self, message: OutboundMessage) -> str | None:
+    async def send(self, message: OutboundMessage) -> Accepted:
         body = json.dumps(asdict(message)).encode()
         headers = {
             "Content-Type": "application/json",
@@ -74,25 +82,30 @@ class HttpProvider:
             ) from None
         except httpx.TransportError as err:
             raise TransientDeliveryError(f"provider unreachable: {err!r}") from None
-        return _accepted_id(response)
+        return _accepted(response)
 
 
-def _accepted_id(response: httpx.Response) -> str | None:
-    """The provider message id of a 2xx answer; any other answer raises its error class."""
+def _accepted(response: httpx.Response) -> Accepted:
+    """A 2xx answer, with the provider's message id if it gives one; any other answer
+    raises its error class."""
     status = response.status_code
     if response.is_success:
-        try:
-            provider_id = response.json().get("provider_message_id")
-        except (ValueError, AttributeError):
-            return None
-        return str(provider_id) if provider_id is not None else None
+        return Accepted(_provider_message_id(response), status)
     reason = f"provider answered {status}: {response.text[:200]}"
     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
     if status == 429 and retry_after is not None:
-        raise RecoverableDeliveryError(reason, retry_after_seconds=retry_after)
+        raise RecoverableDeliveryError(reason, retry_after_seconds=retry_after, http_status=status)
     if status in TRANSIENT_STATUSES or status >= 500:
-        raise TransientDeliveryError(reason)
-    raise PermanentDeliveryError(reason)
+        raise TransientDeliveryError(reason, http_status=status)
+    raise PermanentDeliveryError(reason, http_status=status)
+
+
+def _provider_message_id(response: httpx.Response) -> str | None:
+    try:
+        provider_id = response.json().get("provider_message_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(provider_id) if provider_id is not None else None
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

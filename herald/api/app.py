@@ -22,11 +22,13 @@ from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
 from herald.api.routes import (
     acks,
     api_keys,
+    changes,
     circuit_breakers,
     dead_letters,
     health,
     messages,
     metrics,
+    suppressions,
     tenants,
 )
 from herald.api.services import Services
@@ -100,7 +102,17 @@ def create_app(settings: Settings) -> FastAPI:
     v1 = APIRouter(
         prefix=API_PREFIX, responses=problem_responses(UNAUTHORIZED, FORBIDDEN, UNAVAILABLE)
     )
-    for routes in (messages, acks, dead_letters, circuit_breakers, metrics, tenants, api_keys):
+    for routes in (
+        messages,
+        changes,
+        acks,
+        dead_letters,
+        suppressions,
+        circuit_breakers,
+        metrics,
+        tenants,
+        api_keys,
+    ):
         v1.include_router(routes.router)
     app.include_router(v1)
     app.include_router(health.router)

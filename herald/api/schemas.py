@@ -9,11 +9,20 @@ from typing import Generic, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from herald.core.contract import MessageStatus, Priority
-from herald.core.models import CircuitBreakerState, MessageCreate, MessagePublic, tenant_choice
+from herald.core.models import (
+    AttemptPublic,
+    CircuitBreakerState,
+    MessageCreate,
+    MessagePublic,
+    SuppressionPublic,
+    tenant_choice,
+)
 from herald.operations.actions import (
     AckOutcome,
     AckResult,
     ActionResult,
+    CancelOutcome,
+    CancelResult,
     DeadLetterOutcome,
     DeadLetterResult,
     OutcomeT,
@@ -26,10 +35,13 @@ __all__ = [
     "AckResult",
     "ActionResult",
     "ActionResults",
+    "AttemptList",
     "BatchItem",
     "BatchItemResult",
     "BatchRequest",
     "BatchResult",
+    "CancelOutcome",
+    "CancelResult",
     "CircuitBreakerList",
     "CircuitBreakerPublic",
     "DeadLetterOutcome",
@@ -38,6 +50,7 @@ __all__ = [
     "MessagePage",
     "MetricsSummaryPublic",
     "Readiness",
+    "SuppressionPage",
 ]
 
 MAX_IDS_PER_CALL = 1000
@@ -51,6 +64,19 @@ class MessagePage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class SuppressionPage(BaseModel):
+    items: list[SuppressionPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class AttemptList(BaseModel):
+    """Every attempt of the message, oldest first."""
+
+    items: list[AttemptPublic]
 
 
 class MessageIds(BaseModel):

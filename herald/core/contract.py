@@ -12,6 +12,7 @@ from enum import StrEnum
 
 __all__ = [
     "ACKABLE_STATUSES",
+    "CHANGEABLE_STATUSES",
     "DEFAULT_TENANT",
     "TERMINAL_STATUSES",
     "AttemptRequest",
@@ -23,6 +24,9 @@ __all__ = [
     "Line",
     "MessageStatus",
     "Priority",
+    "PriorityChange",
+    "Recorded",
+    "Reprioritized",
     "SequenceState",
     "Transition",
     "workflow_id_for",
@@ -53,6 +57,11 @@ class MessageStatus(StrEnum):
     SUPPRESSED = "suppressed"
     """Its recipient is on the tenant's suppression list; never sent."""
 
+
+CHANGEABLE_STATUSES = frozenset(
+    {MessageStatus.SCHEDULED, MessageStatus.PENDING, MessageStatus.QUEUED, MessageStatus.RETRYING}
+)
+"""Not yet with the provider: a message in these can be canceled or change priority."""
 
 TERMINAL_STATUSES = frozenset(
     {
@@ -173,6 +182,8 @@ class DeliveryJob:
     tenant_id: str = DEFAULT_TENANT
     tenant_weight: float = 1.0
     """The tenant's share of capacity against other tenants, fixed at submit."""
+    send_at: float | None = None
+    """POSIX time before which a scheduled message is not sent."""
 
     @property
     def line(self) -> Line:
@@ -223,12 +234,14 @@ class AttemptResult:
     """How overall attempt ``attempt`` (1-based) ended without a failure.
 
     Either the provider accepted the message, or (``retry_after_seconds`` set) it, or the
-    circuit breaker, asked to come back later: a recoverable deferral that spends no budget.
+    circuit breaker, asked to come back later: a recoverable deferral that spends no budget;
+    or (``settled`` set) the attempt found the message canceled or suppressed and sent nothing.
     """
 
     attempt: int
     provider_message_id: str | None = None
     retry_after_seconds: float | None = None
+    settled: MessageStatus | None = None
 
     @property
     def deferred(self) -> bool:
@@ -248,3 +261,39 @@ class Transition:
     failure_class: FailureClass | None = None
     released_from_line: bool = False
     """A dead-lettered strict message that let its line go on without it."""
+    only_from: list[MessageStatus] | None = None
+    """Written only if the message is in one of these statuses now (the database decides a
+    race between, say, a cancel and an attempt starting); ``None``: whatever it is."""
+    ack_timeout_attempt: int | None = None
+    """The accepted attempt whose acknowledgment did not come in time."""
+    priority: Priority | None = None
+
+
+@dataclass(frozen=True)
+class PriorityChange:
+    """Input of the ``reprioritize`` activity."""
+
+    message_id: str
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class Reprioritized:
+    """What ``reprioritize`` did: ``applied`` while the message was not with the provider;
+    the row's status, retry count and next retry then (the attempts a rescheduled delivery
+    continues from)."""
+
+    applied: bool
+    status: MessageStatus
+    retry_count: int = 0
+    next_retry_at: float | None = None
+    """POSIX time."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record_transition`` did: ``applied`` unless ``only_from`` refused it, and the
+    message's status after it."""
+
+    applied: bool
+    status: MessageStatus

@@ -52,9 +52,11 @@ class HeraldError(Exception):
 class DeliveryError(HeraldError):
     failure_class: ClassVar[FailureClass]
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, http_status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.http_status = http_status
+        """The provider's answer, when it gave one."""
 
 
 class TransientDeliveryError(DeliveryError):
@@ -66,8 +68,10 @@ class RecoverableDeliveryError(DeliveryError):
 
     failure_class = FailureClass.RECOVERABLE
 
-    def __init__(self, reason: str, *, retry_after_seconds: float) -> None:
-        super().__init__(reason)
+    def __init__(
+        self, reason: str, *, retry_after_seconds: float, http_status: int | None = None
+    ) -> None:
+        super().__init__(reason, http_status=http_status)
         self.retry_after_seconds = retry_after_seconds
 
 

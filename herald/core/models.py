@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,6 +41,9 @@ __all__ = [
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyPublic",
+    "Attempt",
+    "AttemptOutcome",
+    "AttemptPublic",
     "CircuitBreaker",
     "CircuitBreakerState",
     "IdempotencyKey",
@@ -49,6 +53,9 @@ __all__ = [
     "MessageSubmit",
     "RateBucket",
     "RecipientSequence",
+    "Suppression",
+    "SuppressionCreate",
+    "SuppressionPublic",
     "Tenant",
     "TenantCreate",
     "TenantPublic",
@@ -145,6 +152,8 @@ class Message(MessageBase, table=True):
         default=None, sa_type=stored_as_text(FailureClass, 16)
     )
     provider_message_id: str | None = Field(default=None, max_length=255)
+    send_at: datetime | None = _optional_timestamp()
+    """Not sent before this (a scheduled message); ``None``: at once."""
     accepted_at: datetime | None = _optional_timestamp()
     """When the provider last accepted an attempt (2xx): only then is an ack taken."""
     line_released_at: datetime | None = _optional_timestamp()
@@ -186,6 +195,11 @@ class MessageCreate(BaseModel):
     ]
     priority: Priority = Priority.NORMAL
     ordering: Literal["best_effort", "strict"] | None = None
+    send_at: AwareDatetime | None = PydanticField(
+        default=None,
+        description="Send no earlier than this (RFC 3339 with an offset): in the future and "
+        "at most `HERALD_MAX_SCHEDULE_DAYS` ahead; not with `ordering: strict`",
+    )
     metadata: Metadata | None = PydanticField(
         default=None,
         description=f"Up to {MAX_METADATA_KEYS} keys of 1 to {MAX_METADATA_KEY_LENGTH} "
@@ -231,6 +245,7 @@ class MessagePublic(BaseModel):
     failure_reason: str | None
     failure_class: FailureClass | None
     provider_message_id: str | None
+    send_at: datetime | None = PydanticField(description="Not sent before this, if set")
     accepted_at: datetime | None = PydanticField(
         description="When the provider last accepted an attempt; acks are taken only after one"
     )
@@ -397,6 +412,76 @@ class ApiKeyCreated(ApiKeyPublic):
     """A new key, with the key itself: shown this once, stored only as a hash."""
 
     key: str
+
+
+class AttemptOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    """The provider answered 2xx."""
+    FAILED = "failed"
+    DEFERRED = "deferred"
+    """The provider (429 with ``Retry-After``) or the circuit breaker asked to come back."""
+    ACK_TIMEOUT = "ack_timeout"
+    """Accepted, but no acknowledgment came in time."""
+
+
+class Attempt(SQLModel, table=True):
+    """One delivery attempt, written as it ends: the history an activity's retries do not
+    keep in Temporal."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_message_id_id", "message_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: uuid.UUID = Field(foreign_key="messages.id")
+    attempt: int
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    outcome: AttemptOutcome = Field(sa_type=stored_as_text(AttemptOutcome, 16))
+    http_status: int | None = None
+    duration_ms: int
+    provider_message_id: str | None = Field(default=None, max_length=255)
+    failure_class: FailureClass | None = Field(
+        default=None, sa_type=stored_as_text(FailureClass, 16)
+    )
+    failure_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AttemptPublic(BaseModel):
+    attempt: int = PydanticField(description="Its number, from 1 (again from 1 after a requeue)")
+    started_at: datetime
+    finished_at: datetime
+    outcome: AttemptOutcome
+    http_status: int | None = PydanticField(description="The provider's answer, if it gave one")
+    duration_ms: int
+    provider_message_id: str | None
+    failure_class: FailureClass | None
+    failure_reason: str | None
+
+
+class Suppression(SQLModel, table=True):
+    """A recipient a tenant must not message (an opt-out): its messages end ``suppressed``."""
+
+    __tablename__ = "suppressions"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    recipient: str = Field(primary_key=True, max_length=16)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class SuppressionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: DisplayName | None = None
+
+
+class SuppressionPublic(BaseModel):
+    tenant_id: str
+    recipient: str = PydanticField(json_schema_extra={"pattern": E164_PATTERN})
+    reason: str | None
+    created_at: datetime
 
 
 class RateBucket(SQLModel, table=True):

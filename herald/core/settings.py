@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
     """How often each API process looks for ``pending`` messages to start."""
     batch_size_limit: int = Field(default=1000, ge=1)
+    max_schedule_days: float = Field(default=35.0, gt=0)
+    """How far ahead a message's ``send_at`` may be."""
     ordering_mode: OrderingMode = "best_effort"
     sequence_history_limit: int = Field(default=2000, ge=20)
     """History events after which a recipient's line continues as new."""

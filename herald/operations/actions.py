@@ -32,12 +32,16 @@ __all__ = [
     "AckOutcome",
     "AckResult",
     "ActionResult",
+    "CancelOutcome",
+    "CancelResult",
     "DeadLetterOutcome",
     "DeadLetterResult",
     "OutcomeT",
     "acknowledge",
+    "log_action",
     "raise_for_refusal",
     "resolve_dead_letters",
+    "standings_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,7 +66,13 @@ class DeadLetterOutcome(StrEnum):
     NOT_DEAD_LETTERED = "not_dead_lettered"
 
 
-OutcomeT = TypeVar("OutcomeT", AckOutcome, DeadLetterOutcome)
+class CancelOutcome(StrEnum):
+    CANCELED = "canceled"
+    NOT_FOUND = "not_found"
+    NOT_CANCELABLE = "not_cancelable"
+
+
+OutcomeT = TypeVar("OutcomeT", AckOutcome, DeadLetterOutcome, CancelOutcome)
 
 
 class ActionResult(BaseModel, Generic[OutcomeT]):
@@ -76,6 +86,7 @@ class ActionResult(BaseModel, Generic[OutcomeT]):
 
 
 AckResult = ActionResult[AckOutcome]
+CancelResult = ActionResult[CancelOutcome]
 DeadLetterResult = ActionResult[DeadLetterOutcome]
 
 
@@ -136,7 +147,7 @@ async def acknowledge(
 
     async def one(message_id: uuid.UUID) -> AckResult:
         result = await _acknowledge_one(message_id)
-        _log_action("acknowledge", actor, result)
+        log_action("acknowledge", actor, result)
         return result
 
     async def _acknowledge_one(message_id: uuid.UUID) -> AckResult:
@@ -182,7 +193,7 @@ async def resolve_dead_letters(
 
     async def one(message_id: uuid.UUID) -> DeadLetterResult:
         result = await _resolve_one(message_id)
-        _log_action(action.value, principal.key_id, result)
+        log_action(action.value, principal.key_id, result)
         return result
 
     async def _resolve_one(message_id: uuid.UUID) -> DeadLetterResult:
@@ -195,6 +206,10 @@ async def resolve_dead_letters(
             if new_status is not None:
                 return DeadLetterResult(id=message_id, outcome=DONE[action], status=new_status)
             status = (await standings_of(sessions, [message_id]))[message_id].status
+            if status == MessageStatus.DISCARDED and action == DeadLetterAction.DISCARD:
+                # Its workflow finished under the update (a signal came as it did): the
+                # answer was lost, but the message is discarded, as asked.
+                return DeadLetterResult(id=message_id, outcome=DONE[action], status=status)
         return DeadLetterResult(
             id=message_id, outcome=DeadLetterOutcome.NOT_DEAD_LETTERED, status=status
         )
@@ -202,10 +217,15 @@ async def resolve_dead_letters(
     return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
 
 
-REFUSALS = {AckOutcome.NOT_ACKNOWLEDGEABLE, DeadLetterOutcome.NOT_DEAD_LETTERED}
+REFUSALS = {
+    AckOutcome.NOT_ACKNOWLEDGEABLE,
+    DeadLetterOutcome.NOT_DEAD_LETTERED,
+    CancelOutcome.NOT_CANCELABLE,
+}
+NOT_FOUND = {AckOutcome.NOT_FOUND, DeadLetterOutcome.NOT_FOUND, CancelOutcome.NOT_FOUND}
 
 
-def _log_action(action: str, actor: str, result: ActionResult[OutcomeT]) -> None:
+def log_action(action: str, actor: str, result: ActionResult[OutcomeT]) -> None:
     """Who did what to which message, and what came of it (the key's id, never the key)."""
     log.info(
         "operator action",
@@ -222,7 +242,7 @@ def _log_action(action: str, actor: str, result: ActionResult[OutcomeT]) -> None
 def raise_for_refusal(result: ActionResult[OutcomeT], allowed: str) -> ActionResult[OutcomeT]:
     """For single-message routes: 404 for an unknown id, 409 (with the current status) when
     its status does not allow the action; ``allowed`` names the statuses that do."""
-    if result.outcome in (AckOutcome.NOT_FOUND, DeadLetterOutcome.NOT_FOUND):
+    if result.outcome in NOT_FOUND:
         raise NotFound(f"there is no message {result.id}")
     if result.outcome in REFUSALS:
         raise Conflict(

@@ -60,6 +60,7 @@ class Draft:
             content=body.content,
             priority=body.priority,
             ordering=body.ordering or settings.ordering_mode,
+            send_at=body.send_at,
             meta=body.metadata,
             idempotency_key=idempotency_key or str(message_id),
         )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import case, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import (
@@ -21,12 +23,14 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from herald.core.contract import (
     DeadLetterAction,
     DeliveryJob,
     DeliveryPolicy,
     MessageStatus,
+    Priority,
     SequenceState,
     workflow_id_for,
 )
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_CONCURRENT_STARTS = 50
 """Workflow starts in flight at once for one request."""
@@ -164,16 +170,19 @@ class WorkflowGateway:
         return StartOutcome.STARTED
 
     def _job(self, message: Message, tenant_weight: float) -> DeliveryJob:
-        expires_at = message.created_at.timestamp() + self._policy.validity_seconds
+        """The workflow's input; a scheduled message's validity runs from its ``send_at``."""
+        send_at = message.send_at.timestamp() if message.send_at is not None else None
+        valid_from = max(message.created_at.timestamp(), send_at or 0.0)
         return DeliveryJob(
             str(message.id),
             message.recipient,
             message.priority,
             self._policy,
-            expires_at,
+            valid_from + self._policy.validity_seconds,
             message.sequence_number,
             tenant_id=message.tenant_id,
             tenant_weight=tenant_weight,
+            send_at=send_at,
         )
 
     async def _start_alone(self, job: DeliveryJob) -> None:
@@ -182,7 +191,9 @@ class WorkflowGateway:
             job,
             id=workflow_id_for(job.message_id),
             task_queue=self._task_queue,
-            search_attributes=message_search_attributes(job.recipient, job.priority),
+            search_attributes=message_search_attributes(
+                job.recipient, job.priority, _starting_status(job)
+            ),
             priority=workflow_priority(job),
             rpc_timeout=RPC_TIMEOUT,
         )
@@ -218,22 +229,39 @@ class WorkflowGateway:
     ) -> MessageStatus | None:
         """Requeue or discard through the workflow: its new status, or ``None`` when it is
         not a dead letter (any more) or its workflow has finished."""
-        handle = self._client.get_workflow_handle_for(
-            MessageDelivery.run, workflow_id_for(message_id)
-        )
         update = (
             MessageDelivery.requeue
             if action == DeadLetterAction.REQUEUE
             else MessageDelivery.discard
         )
-        update_id = f"{action.value}-{uuid.uuid4()}"
+        return await self._update(message_id, action.value, update)
+
+    async def cancel(self, message_id: str) -> MessageStatus | None:
+        """Cancel through the workflow: ``canceled``, or ``None`` when the message is with
+        the provider or finished (or its workflow has)."""
+        return await self._update(message_id, "cancel", MessageDelivery.cancel)
+
+    async def change_priority(self, message_id: str, priority: Priority) -> Priority | None:
+        """Change the priority through the workflow: the new one, or ``None`` when the
+        message is with the provider or finished (or its workflow has)."""
+        update = MessageDelivery.change_priority
+        return await self._update(message_id, "priority", update, priority)
+
+    async def _update(
+        self, message_id: str, name: str, update: UpdateMethodMultiParam[..., T], *args: Any
+    ) -> T | None:
+        """Run the update: its answer, or ``None`` when the workflow refused it or has
+        finished; 503 (``ServiceUnavailable``) when Temporal does not answer in time."""
+        handle = self._client.get_workflow_handle(workflow_id_for(message_id))
+        update_id = f"{name}-{uuid.uuid4()}"
         deadline = asyncio.get_running_loop().time() + UPDATE_TIMEOUT.total_seconds()
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await handle.execute_update(
-                        update, id=update_id, rpc_timeout=UPDATE_TIMEOUT
+                    answer: T = await handle.execute_update(
+                        update, args=list(args), id=update_id, rpc_timeout=UPDATE_TIMEOUT
                     )
+                    return answer
             except WorkflowUpdateFailedError:
                 return None
             except TEMPORAL_UNAVAILABLE as err:
@@ -260,21 +288,32 @@ class WorkflowGateway:
         return description.status == WorkflowExecutionStatus.RUNNING
 
 
+def _starting_status(job: DeliveryJob) -> MessageStatus:
+    if job.send_at is not None and job.send_at > time.time():
+        return MessageStatus.SCHEDULED
+    return MessageStatus.QUEUED
+
+
 async def mark_queued(session: AsyncSession, messages: Sequence[Message]) -> None:
-    """``pending`` → ``queued`` in ``session``'s transaction, for the messages an activity has
-    not already moved further; each message is updated to what its row says."""
+    """``pending`` → ``queued`` (``scheduled`` until a future ``send_at``) in ``session``'s
+    transaction, for the messages an activity has not already moved further; each message is
+    updated to what its row says."""
     now = utcnow()
     by_id = {message.id: message for message in messages}
+    started = case(
+        (col(Message.send_at) > func.now(), MessageStatus.SCHEDULED.value),
+        else_=MessageStatus.QUEUED.value,
+    )
     queued = await session.exec(
         update(Message)
         .where(col(Message.id).in_(by_id))
         .where(col(Message.status) == MessageStatus.PENDING)
-        .values(status=MessageStatus.QUEUED, updated_at=now)
-        .returning(col(Message.id))
+        .values(status=started, updated_at=now)
+        .returning(col(Message.id), col(Message.status))
     )
-    for message_id in queued.scalars():
+    for message_id, status in queued.all():
         message = by_id.pop(message_id)
-        message.status, message.updated_at = MessageStatus.QUEUED, now
+        message.status, message.updated_at = MessageStatus(status), now
     if not by_id:
         return
     further = await session.exec(

@@ -1,4 +1,4 @@
-"""``MessageDelivery``: one durable workflow per message (DESIGN §7).
+"""``MessageDelivery``: one durable workflow per message (DESIGN §7, §12).
 
 It runs the ``deliver`` activity under a declarative retry policy, waits for the
 ``acknowledge`` signal, re-sends when the ack does not come in time (a failed transient
@@ -7,36 +7,61 @@ budget spent), and dead-letters the message when the budget is spent, the provid
 it for good, or its validity passes. A dead letter stays open for an operator's ``requeue``
 or ``discard`` until the retention passes, then expires.
 
+A scheduled message (``send_at``) waits for its time first. Until the provider accepts it, a
+message can be canceled (``cancel``) or given another priority (``change_priority``); the
+database decides such a race with an attempt starting (see ``MessageProjection``), a pending
+attempt is withdrawn (``WAIT_CANCELLATION_COMPLETED``: if it had started, its outcome
+counts), and a message whose recipient is suppressed ends ``suppressed`` at its next
+attempt, unsent.
+
 A strictly ordered message is a member of its recipient's ``RecipientSequence`` line: unless
 it is the head, it waits for the line's ``take_turn`` signal (ending ``expired`` at once if
 its validity passes first), and it signals ``member_left`` to the line when it leaves it:
-delivered, discarded, expired, or dead-lettered (unless the policy holds the line then).
+delivered, discarded, expired, canceled, suppressed, or dead-lettered (unless the policy
+holds the line then).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    TimeoutError,
+    TimeoutType,
+)
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from herald.activities.delivery import DeliveryActivities
     from herald.core.contract import (
+        CHANGEABLE_STATUSES,
+        TERMINAL_STATUSES,
         AttemptRequest,
+        AttemptResult,
         DeadLetterAction,
         DeliveryJob,
         DeliveryPolicy,
         FailureClass,
         MessageStatus,
+        Priority,
+        PriorityChange,
+        Recorded,
+        Reprioritized,
         Transition,
     )
     from herald.core.errors import PermanentDeliveryError
-    from herald.core.temporal import MESSAGE_STATUS, delivery_priority
+    from herald.core.temporal import MESSAGE_PRIORITY, MESSAGE_STATUS, delivery_priority
 
-__all__ = ["MessageDelivery", "NotDeadLettered", "attempt_retry_policy"]
+__all__ = ["MessageDelivery", "NotChangeable", "NotDeadLettered", "attempt_retry_policy"]
 
 RESOLUTION = {
     DeadLetterAction.REQUEUE: MessageStatus.QUEUED,
@@ -48,6 +73,8 @@ BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
 BOOKKEEPING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
 """Bookkeeping retries until the database answers: a transition is never dropped."""
 
+SUPPRESSED_REASON = "the recipient is on the tenant's suppression list"
+
 
 class NotDeadLettered(ApplicationError):
     """An operator action on a message that is not in the dead-letter queue."""
@@ -56,6 +83,18 @@ class NotDeadLettered(ApplicationError):
         super().__init__(
             f"the message is {status}, not dead_lettered",
             type="NotDeadLettered",
+            non_retryable=True,
+        )
+
+
+class NotChangeable(ApplicationError):
+    """A cancel or priority change of a message the provider has (or that has finished)."""
+
+    def __init__(self, status: MessageStatus) -> None:
+        super().__init__(
+            f"the message is {status}; only scheduled, pending, queued or retrying messages "
+            "can be canceled or change priority",
+            type="NotChangeable",
             non_retryable=True,
         )
 
@@ -73,12 +112,19 @@ def attempt_retry_policy(policy: DeliveryPolicy, attempts_before: int) -> RetryP
 
 @workflow.defn
 class MessageDelivery:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, job: DeliveryJob) -> None:
+        self._job = job
         self._status = MessageStatus.QUEUED
         self._acknowledged = False
         self._operator_action: DeadLetterAction | None = None
         self._has_turn = False
         self._in_line = False
+        self._stopped: MessageStatus | None = None
+        """A final status reached outside the main flow (a cancel)."""
+        self._attempt_pending = False
+        self._reschedule: Reprioritized | None = None
+        """A priority change the pending attempt must be withdrawn for."""
 
     @workflow.signal
     def acknowledge(self) -> None:
@@ -109,51 +155,106 @@ class MessageDelivery:
     def _discard_only_dead_letters(self) -> None:
         self._require_dead_lettered()
 
+    @workflow.update
+    async def cancel(self) -> MessageStatus:
+        """Cancel the message unless the provider has it; it is never sent afterwards."""
+        recorded = await self._write(
+            Transition(
+                self._job.message_id,
+                MessageStatus.CANCELED,
+                only_from=sorted(CHANGEABLE_STATUSES),
+            )
+        )
+        if not recorded.applied:
+            raise NotChangeable(recorded.status)
+        self._stopped = MessageStatus.CANCELED
+        self._set_status(MessageStatus.CANCELED)
+        return MessageStatus.CANCELED
+
+    @cancel.validator
+    def _cancel_only_changeable(self) -> None:
+        self._require_changeable()
+
+    @workflow.update
+    async def change_priority(self, priority: Priority) -> Priority:
+        """Give the message another priority: its next attempt runs with it (an attempt
+        waiting in the task queue, or between retries, is rescheduled)."""
+        change = await workflow.execute_local_activity_method(
+            DeliveryActivities.reprioritize,
+            PriorityChange(self._job.message_id, priority),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        if not change.applied:
+            raise NotChangeable(change.status)
+        self._job = replace(self._job, priority=priority)
+        workflow.upsert_search_attributes([MESSAGE_PRIORITY.value_set(priority.value)])
+        if self._attempt_pending:
+            self._reschedule = change
+        return priority
+
+    @change_priority.validator
+    def _change_only_changeable(self, priority: Priority) -> None:
+        self._require_changeable()
+
     @workflow.run
     async def run(self, job: DeliveryJob) -> MessageStatus:
-        expires_at = datetime.fromtimestamp(job.expires_at, UTC)
         self._in_line = job.sequence_number is not None
+        status = await self._settle(datetime.fromtimestamp(job.expires_at, UTC))
+        await self._leave_line()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return status
+
+    async def _settle(self, expires_at: datetime) -> MessageStatus:
+        """From submit to a final status (or the end of the dead-letter retention)."""
+        job = self._job
+        if job.send_at is not None and not await self._until_send_at(job.send_at):
+            return self._status
         if job.waits_for_turn and not await self._turn_before(expires_at):
-            status = await self._finish(
-                job,
+            return self._stopped or await self._finish(
                 MessageStatus.EXPIRED,
                 failure_reason="validity passed while waiting behind earlier messages of its "
                 "recipient's strict line",
                 failure_class=FailureClass.EXPIRED,
             )
-        else:
-            status = await self._deliver_until_settled(job, expires_at)
-        await self._leave_line(job)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return status
-
-    async def _deliver_until_settled(self, job: DeliveryJob, expires_at: datetime) -> MessageStatus:
-        """Deliver; from the dead-letter queue, as often as an operator requeues."""
-        while (status := await self._deliver(job, expires_at)) == MessageStatus.DEAD_LETTERED:
+        while (status := await self._deliver(expires_at)) == MessageStatus.DEAD_LETTERED:
             if not job.policy.hold_line_on_dead_letter:
-                await self._leave_line(job)
-            status = await self._wait_for_operator(job)
+                await self._leave_line()
+            status = await self._wait_for_operator()
             if status != MessageStatus.QUEUED:
                 break
             expires_at = workflow.now() + timedelta(seconds=job.policy.validity_seconds)
         return status
 
-    async def _turn_before(self, expires_at: datetime) -> bool:
-        """Wait for the line's ``take_turn``; False when the validity passed first."""
-        remaining = expires_at - workflow.now()
-        if remaining <= timedelta(0):
-            return self._has_turn
-        try:
-            await workflow.wait_condition(lambda: self._has_turn, timeout=remaining)
-        except builtins.TimeoutError:
-            return self._has_turn
-        return True
+    async def _until_send_at(self, send_at: float) -> bool:
+        """A scheduled message waits for its time (its status ``scheduled``, as its start
+        set it); False when it was canceled first."""
+        wait = datetime.fromtimestamp(send_at, UTC) - workflow.now()
+        if wait <= timedelta(0):
+            return True
+        self._status = MessageStatus.SCHEDULED
+        if await self._waited(lambda: False, wait) is None:
+            return False
+        recorded = await self._write(
+            Transition(
+                self._job.message_id,
+                MessageStatus.QUEUED,
+                only_from=[MessageStatus.SCHEDULED, MessageStatus.PENDING],
+            )
+        )
+        return recorded.status not in TERMINAL_STATUSES
 
-    async def _leave_line(self, job: DeliveryJob) -> None:
+    async def _turn_before(self, expires_at: datetime) -> bool:
+        """Wait for the line's ``take_turn``; False when the validity passed (or a cancel
+        came) first."""
+        return bool(await self._waited(lambda: self._has_turn, expires_at - workflow.now()))
+
+    async def _leave_line(self) -> None:
         """Tell the recipient's line that this message no longer holds it (once)."""
         if not self._in_line:
             return
         self._in_line = False
+        job = self._job
         line = workflow.get_external_workflow_handle(job.line.workflow_id)
         try:
             await line.signal("member_left", job.sequence_number)
@@ -163,81 +264,140 @@ class MessageDelivery:
                 extra={"message_id": job.message_id},
             )
 
-    async def _deliver(self, job: DeliveryJob, expires_at: datetime) -> MessageStatus:
-        """Attempts until delivered or dead-lettered."""
-        policy = job.policy
+    async def _deliver(self, expires_at: datetime) -> MessageStatus:
+        """Attempts until delivered, dead-lettered, canceled or suppressed."""
+        policy = self._job.policy
         attempts = 0
         while True:
+            if self._stopped is not None:
+                return self._stopped
             remaining = expires_at - workflow.now()
             if remaining <= timedelta(0):
-                return await self._expired_before_delivery(job)
+                return await self._expired_before_delivery()
             try:
-                result = await workflow.execute_activity_method(
-                    DeliveryActivities.deliver,
-                    AttemptRequest(job.message_id, attempts, policy),
-                    start_to_close_timeout=timedelta(seconds=policy.attempt_timeout_seconds),
-                    schedule_to_close_timeout=remaining,
-                    retry_policy=attempt_retry_policy(policy, attempts),
-                    priority=delivery_priority(job),
-                )
+                result = await self._attempt(attempts, remaining)
             except ActivityError as err:
                 if self._acknowledged:  # a late ack for an earlier attempt
-                    return await self._finish(job, MessageStatus.DELIVERED)
-                return await self._dead_letter(job, *_describe(err))
+                    return await self._finish(MessageStatus.DELIVERED)
+                return await self._dead_letter(*_describe(err))
+            if isinstance(result, Reprioritized):  # withdrawn: again, with the new priority
+                attempts = await self._resume_after(result, attempts)
+                continue
+            if result is None:
+                continue  # withdrawn for a cancel: the loop returns the status
+            if result.settled is not None:
+                return await self._settled(result.settled)
             if result.retry_after_seconds is not None:
                 attempts = result.attempt - 1  # a deferral spends nothing
                 self._set_status(MessageStatus.RETRYING)
                 wait = timedelta(seconds=result.retry_after_seconds)
                 if workflow.now() + wait >= expires_at:
-                    return await self._expired_before_delivery(job)
-                if await self._acknowledged_within(wait):
-                    return await self._finish(job, MessageStatus.DELIVERED)
+                    return await self._expired_before_delivery()
+                if await self._waited(lambda: self._acknowledged, wait):
+                    return await self._finish(MessageStatus.DELIVERED)
                 continue
             attempts = result.attempt
             self._set_status(MessageStatus.AWAITING_ACK)
-            if await self._acknowledged_within(timedelta(seconds=policy.ack_timeout_seconds)):
-                return await self._finish(job, MessageStatus.DELIVERED)
+            ack_wait = timedelta(seconds=policy.ack_timeout_seconds)
+            if await self._waited(lambda: self._acknowledged, ack_wait):
+                return await self._finish(MessageStatus.DELIVERED)
             reason = f"no acknowledgment within {policy.ack_timeout_seconds:g}s"
             if attempts >= policy.max_attempts:
-                return await self._dead_letter(job, reason, FailureClass.TRANSIENT)
-            delay = policy.retry_delay(attempts - 1)
-            workflow.logger.info(
-                "retry scheduled",
-                extra={
-                    "message_id": job.message_id,
-                    "delay_seconds": delay.total_seconds(),
-                    "failure_class": FailureClass.TRANSIENT.value,
-                    "reason": reason,
-                },
-            )
-            await self._record(
-                Transition(
-                    job.message_id,
-                    MessageStatus.RETRYING,
-                    next_retry_in_seconds=delay.total_seconds(),
-                    failure_reason=reason,
-                    failure_class=FailureClass.TRANSIENT,
-                )
-            )
-            if await self._acknowledged_within(delay):
-                return await self._finish(job, MessageStatus.DELIVERED)
+                return await self._dead_letter(reason, FailureClass.TRANSIENT, attempts)
+            if await self._retry_after_ack_timeout(attempts, reason):
+                return await self._finish(MessageStatus.DELIVERED)
 
-    async def _wait_for_operator(self, job: DeliveryJob) -> MessageStatus:
+    async def _attempt(
+        self, attempts: int, remaining: timedelta
+    ) -> AttemptResult | Reprioritized | None:
+        """One run of ``deliver``; a priority change's ``Reprioritized`` (or ``None`` for a
+        cancel) when it was withdrawn before it started."""
+        job = self._job
+        policy = job.policy
+        handle = workflow.start_activity_method(
+            DeliveryActivities.deliver,
+            AttemptRequest(job.message_id, attempts, policy),
+            start_to_close_timeout=timedelta(seconds=policy.attempt_timeout_seconds),
+            schedule_to_close_timeout=remaining,
+            retry_policy=attempt_retry_policy(policy, attempts),
+            priority=delivery_priority(job),
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        self._attempt_pending = True
+        try:
+            await workflow.wait_condition(
+                lambda: handle.done() or self._stopped is not None or self._reschedule is not None
+            )
+            if not handle.done():
+                handle.cancel()
+            try:
+                return await handle
+            except ActivityError as err:
+                if not isinstance(err.cause, CancelledError):
+                    raise
+            return self._reschedule
+        finally:
+            self._attempt_pending = False
+            self._reschedule = None
+
+    async def _resume_after(self, change: Reprioritized, attempts: int) -> int:
+        """After a withdrawn attempt: the attempts it had made (between retries, the row
+        counts them) and, between retries, the rest of the backoff."""
+        if change.status != MessageStatus.RETRYING:
+            return attempts
+        if change.next_retry_at is not None:
+            rest = datetime.fromtimestamp(change.next_retry_at, UTC) - workflow.now()
+            await self._waited(lambda: False, rest)
+        return change.retry_count + 1
+
+    async def _retry_after_ack_timeout(self, attempts: int, reason: str) -> bool:
+        """Record the retry the missing ack costs and wait for it; True when a late ack
+        came meanwhile."""
+        delay = self._job.policy.retry_delay(attempts - 1)
+        workflow.logger.info(
+            "retry scheduled",
+            extra={
+                "message_id": self._job.message_id,
+                "delay_seconds": delay.total_seconds(),
+                "failure_class": FailureClass.TRANSIENT.value,
+                "reason": reason,
+            },
+        )
+        await self._record(
+            Transition(
+                self._job.message_id,
+                MessageStatus.RETRYING,
+                next_retry_in_seconds=delay.total_seconds(),
+                failure_reason=reason,
+                failure_class=FailureClass.TRANSIENT,
+                ack_timeout_attempt=attempts,
+            )
+        )
+        return bool(await self._waited(lambda: self._acknowledged, delay))
+
+    async def _settled(self, status: MessageStatus) -> MessageStatus:
+        """An attempt found the message settled: canceled already, or to be suppressed."""
+        if status == MessageStatus.SUPPRESSED:
+            return await self._finish(status, failure_reason=SUPPRESSED_REASON)
+        self._set_status(status)
+        return status
+
+    async def _wait_for_operator(self) -> MessageStatus:
         """In the dead-letter queue: requeue, discard, a late ack, or expiry."""
-        retention = timedelta(seconds=job.policy.dead_letter_retention_seconds)
+        retention = timedelta(seconds=self._job.policy.dead_letter_retention_seconds)
         try:
             await workflow.wait_condition(
                 lambda: self._operator_action is not None or self._acknowledged,
                 timeout=retention,
             )
         except builtins.TimeoutError:
-            return await self._finish(job, MessageStatus.EXPIRED)
+            return await self._finish(MessageStatus.EXPIRED)
         action = self._operator_action
         if self._acknowledged:
-            return await self._finish(job, MessageStatus.DELIVERED)
+            return await self._finish(MessageStatus.DELIVERED)
         if action == DeadLetterAction.DISCARD:
-            return await self._finish(job, MessageStatus.DISCARDED)
-        await self._record(Transition(job.message_id, MessageStatus.QUEUED, retry_count=0))
+            return await self._finish(MessageStatus.DISCARDED)
+        await self._record(Transition(self._job.message_id, MessageStatus.QUEUED, retry_count=0))
         self._operator_action = None
         return MessageStatus.QUEUED
 
@@ -254,59 +414,81 @@ class MessageDelivery:
         if self._status != MessageStatus.DEAD_LETTERED or self._operator_action is not None:
             raise NotDeadLettered(self._status)
 
-    async def _acknowledged_within(self, wait: timedelta) -> bool:
-        try:
-            await workflow.wait_condition(lambda: self._acknowledged, timeout=wait)
-        except builtins.TimeoutError:
-            return False
-        return True
+    def _require_changeable(self) -> None:
+        if self._stopped is not None or self._status not in CHANGEABLE_STATUSES:
+            raise NotChangeable(self._stopped or self._status)
 
-    async def _expired_before_delivery(self, job: DeliveryJob) -> MessageStatus:
-        validity = f"{job.policy.validity_seconds:g}s"
+    async def _waited(self, condition: Callable[[], bool], wait: timedelta) -> bool | None:
+        """Wait up to ``wait`` for ``condition``: True when it held, False when the time
+        passed, ``None`` when the message was canceled meanwhile."""
+        if wait > timedelta(0):
+            with contextlib.suppress(builtins.TimeoutError):
+                await workflow.wait_condition(
+                    lambda: condition() or self._stopped is not None, timeout=wait
+                )
+        if self._stopped is not None:
+            return None
+        return condition()
+
+    async def _expired_before_delivery(self) -> MessageStatus:
+        validity = f"{self._job.policy.validity_seconds:g}s"
         return await self._dead_letter(
-            job, f"validity of {validity} passed before delivery", FailureClass.EXPIRED
+            f"validity of {validity} passed before delivery", FailureClass.EXPIRED
         )
 
     async def _dead_letter(
-        self, job: DeliveryJob, reason: str, failure_class: FailureClass
+        self, reason: str, failure_class: FailureClass, ack_timeout_attempt: int | None = None
     ) -> MessageStatus:
-        await self._record(
+        job = self._job
+        return await self._record(
             Transition(
                 job.message_id,
                 MessageStatus.DEAD_LETTERED,
                 failure_reason=reason,
                 failure_class=failure_class,
                 released_from_line=self._in_line and not job.policy.hold_line_on_dead_letter,
+                ack_timeout_attempt=ack_timeout_attempt,
             )
         )
-        return MessageStatus.DEAD_LETTERED
 
     async def _finish(
         self,
-        job: DeliveryJob,
         status: MessageStatus,
         *,
         failure_reason: str | None = None,
         failure_class: FailureClass | None = None,
     ) -> MessageStatus:
-        await self._record(
+        return await self._record(
             Transition(
-                job.message_id, status, failure_reason=failure_reason, failure_class=failure_class
+                self._job.message_id,
+                status,
+                failure_reason=failure_reason,
+                failure_class=failure_class,
             )
         )
-        return status
 
-    async def _record(self, transition: Transition) -> None:
-        await workflow.execute_local_activity_method(
+    async def _record(self, transition: Transition) -> MessageStatus:
+        """Write a transition of the main flow; the status the message has after it (a
+        cancel may have finished it first: then that)."""
+        recorded = await self._write(transition)
+        if not recorded.applied and recorded.status in TERMINAL_STATUSES:
+            self._stopped = recorded.status
+        return self._status
+
+    async def _write(self, transition: Transition) -> Recorded:
+        recorded = await workflow.execute_local_activity_method(
             DeliveryActivities.record_transition,
             transition,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             retry_policy=BOOKKEEPING_RETRY,
         )
-        self._set_status(transition.status)
+        self._set_status(recorded.status)
+        return recorded
 
     def _set_status(self, status: MessageStatus) -> None:
         """Track the status, and keep the ``MessageStatus`` search attribute current."""
+        if status == self._status:
+            return
         self._status = status
         workflow.upsert_search_attributes([MESSAGE_STATUS.value_set(status.value)])
 

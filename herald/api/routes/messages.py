@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response, status
 from fastapi.exceptions import RequestValidationError
-from sqlmodel import col
+from sqlmodel import col, select
 
 from herald.api.batches import accept_batch, enforce_batch_limit, refuse_repeated_keys
 from herald.api.deps import MessagesReader, MessagesWriter, ServicesDep, SessionDep
@@ -28,9 +28,11 @@ from herald.api.queries import (
     sort_order,
     tenant_condition,
 )
+from herald.api.schedules import refuse_bad_schedules
 from herald.api.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_IDEMPOTENCY_KEY_LENGTH,
+    AttemptList,
     BatchRequest,
     BatchResult,
     MessagePage,
@@ -38,7 +40,15 @@ from herald.api.schemas import (
 from herald.api.services import Services
 from herald.core.contract import MessageStatus, Priority
 from herald.core.errors import NotFound
-from herald.core.models import E164, Message, MessagePublic, MessageSubmit, Tenant
+from herald.core.models import (
+    E164,
+    Attempt,
+    AttemptPublic,
+    Message,
+    MessagePublic,
+    MessageSubmit,
+    Tenant,
+)
 from herald.operations.idempotency import Draft, store_once
 from herald.operations.keys import Principal
 
@@ -109,6 +119,7 @@ async def submit_message(
     409. It counts against its tenant's rate limit (429 over it; ``high`` against a budget of
     its own).
     """
+    refuse_bad_schedules([body], services.settings, in_batch=False)
     tenant = await submitting_tenant(services, principal, body.tenant_id)
     await services.rate_limits.charge(tenant, [body])
     draft = Draft.of(body, services.settings, idempotency_key, tenant.id)
@@ -160,6 +171,7 @@ async def submit_batch(
     stored (429).
     """
     refuse_repeated_keys(body.messages)
+    refuse_bad_schedules(body.messages, services.settings, in_batch=True)
     tenant = await submitting_tenant(services, principal, body.tenant_id)
     await services.rate_limits.charge(tenant, body.messages)
     return await accept_batch(
@@ -176,6 +188,23 @@ async def get_message(
     if message is None or not principal.sees(message.tenant_id):
         raise NotFound(f"there is no message {message_id}")
     return MessagePublic.of(message)
+
+
+@router.get("/{message_id}/attempts", responses=problem_responses(NOT_FOUND, INVALID))
+async def list_attempts(
+    message_id: uuid.UUID, session: SessionDep, principal: MessagesReader
+) -> AttemptList:
+    """Every delivery attempt, oldest first, with its outcome (`accepted`, `failed`,
+    `deferred`, `ack_timeout`), HTTP status, duration and reason."""
+    message = await session.get(Message, message_id)
+    if message is None or not principal.sees(message.tenant_id):
+        raise NotFound(f"there is no message {message_id}")
+    attempts = await session.exec(
+        select(Attempt).where(col(Attempt.message_id) == message_id).order_by(col(Attempt.id))
+    )
+    return AttemptList(
+        items=[AttemptPublic.model_validate(a, from_attributes=True) for a in attempts]
+    )
 
 
 class MessageSort(StrEnum):

@@ -27,6 +27,7 @@ from herald.core.errors import (
     RecoverableDeliveryError,
     TransientDeliveryError,
 )
+from herald.core.outcomes import Recorded, WebhookPolicy
 
 __all__ = ["DeliveryActivities", "MessageNotFound"]
 
@@ -48,11 +49,16 @@ class DeliveryActivities:
     """Activities as methods, so the worker hands them their dependencies once."""
 
     def __init__(
-        self, projection: MessageProjection, provider: Provider, breaker: ProviderBreaker
+        self,
+        projection: MessageProjection,
+        provider: Provider,
+        breaker: ProviderBreaker,
+        webhook_policy: WebhookPolicy | None = None,
     ) -> None:
         self._projection = projection
         self._provider = provider
         self._breaker = breaker
+        self._webhook_policy = webhook_policy or WebhookPolicy()
 
     @activity.defn(name="deliver")
     async def deliver(self, request: AttemptRequest) -> AttemptResult:
@@ -117,8 +123,10 @@ class DeliveryActivities:
             await self._breaker.record(admission, outcome)
 
     @activity.defn(name="record_transition")
-    async def record_transition(self, transition: Transition) -> None:
-        await self._projection.apply(transition)
+    async def record_transition(self, transition: Transition) -> Recorded | None:
+        """Write the transition; answers the outcome webhook sends it enqueued, for the
+        workflow to start. (``None`` only in histories written before outcome webhooks.)"""
+        sends = await self._projection.apply(transition)
         fields: dict[str, str | None] = {
             "message_id": transition.message_id,
             "status": transition.status.value,
@@ -129,6 +137,7 @@ class DeliveryActivities:
                 "reason": transition.failure_reason,
             }
         log.info("message status changed", extra=fields)
+        return Recorded(sends, self._webhook_policy)
 
     @activity.defn(name="first_open_sequence_number")
     async def first_open_sequence_number(self, line: Line) -> int | None:

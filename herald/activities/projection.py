@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
+from herald.activities.outcome_events import enqueue_outcome_event
 from herald.core.contract import (
     TERMINAL_STATUSES,
     FailureClass,
@@ -85,8 +86,9 @@ class MessageProjection:
             values |= {"status": MessageStatus.RETRYING, "next_retry_at": now + retry_in}
         await self._update(message_id, values)
 
-    async def apply(self, transition: Transition) -> None:
-        """Write a transition the workflow decided."""
+    async def apply(self, transition: Transition) -> list[str]:
+        """Write a transition the workflow decided; answers the ids of the outcome webhook
+        sends it enqueued in the same transaction (DESIGN §11)."""
         now = utcnow()
         retry_in = transition.next_retry_in_seconds
         values: dict[str, Any] = {
@@ -105,7 +107,17 @@ class MessageProjection:
             "failure_class": transition.failure_class,
         }
         values |= {name: value for name, value in optional.items() if value is not None}
-        await self._update(transition.message_id, values)
+        statement = (
+            update(Message)
+            .where(col(Message.id) == uuid.UUID(transition.message_id))
+            .values(**values)
+            .returning(Message)
+        )
+        async with self._sessions() as session:
+            message = await session.scalar(statement)
+            sends = await enqueue_outcome_event(session, message, transition.status)
+            await session.commit()
+        return sends
 
     async def first_open_sequence_number(self, line: Line) -> int | None:
         """The lowest sequence number of the recipient's strict messages still in its line:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from herald.core.errors import PermanentDeliveryError
     from herald.core.temporal import MESSAGE_STATUS, delivery_priority
+    from herald.workflows.webhooks import start_webhook_sends
 
 __all__ = ["MessageDelivery", "NotDeadLettered", "attempt_retry_policy"]
 
@@ -297,13 +298,14 @@ class MessageDelivery:
         return status
 
     async def _record(self, transition: Transition) -> None:
-        await workflow.execute_local_activity_method(
+        recorded = await workflow.execute_local_activity_method(
             DeliveryActivities.record_transition,
             transition,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             retry_policy=BOOKKEEPING_RETRY,
         )
         self._set_status(transition.status)
+        await start_webhook_sends(recorded)  # outcome webhooks, never waited for
 
     def _set_status(self, status: MessageStatus) -> None:
         """Track the status, and keep the ``MessageStatus`` search attribute current."""

@@ -28,6 +28,7 @@ from herald.api.routes import (
     messages,
     metrics,
     tenants,
+    webhooks,
 )
 from herald.api.services import Services
 from herald.core.background import supervised
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for routes in (messages, acks, dead_letters, circuit_breakers, metrics, tenants, api_keys):
         v1.include_router(routes.router)
+    v1.include_router(webhooks.router)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(metrics.exposition_router)

@@ -48,10 +48,14 @@ __all__ = [
 
 log = logging.getLogger("herald.metrics")
 
-UNDER_WAY_STATUSES = frozenset(MessageStatus) - TERMINAL_STATUSES - {
-    MessageStatus.DEAD_LETTERED,
-    MessageStatus.SCHEDULED,
-}
+UNDER_WAY_STATUSES = (
+    frozenset(MessageStatus)
+    - TERMINAL_STATUSES
+    - {
+        MessageStatus.DEAD_LETTERED,
+        MessageStatus.SCHEDULED,
+    }
+)
 """What ``queue_depth`` counts: neither finished, nor waiting in the dead-letter queue, nor
 scheduled for later."""
 

@@ -109,8 +109,8 @@ def refusal(address: IPAddress) -> str | None:
         (address.is_loopback, "a loopback address"),
         (address.is_link_local, "a link-local address (such as a cloud metadata service)"),
         (address.is_multicast, "a multicast address"),
-        (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        (address.is_private, "a private address"),
         (address in _SHARED, "a shared (carrier-grade NAT) address"),
         (not address.is_global, "not a globally routable address"),
     )

@@ -112,9 +112,8 @@ Description = Annotated[
 ]
 
 
-def _in_canonical_order(events: list[OutcomeEvent] | None) -> list[OutcomeEvent] | None:
-    if events is None:
-        return None
+def _in_canonical_order(events: list[OutcomeEvent]) -> list[OutcomeEvent]:
+    """Each event once, in the order of :class:`OutcomeEvent`."""
     return [event for event in OutcomeEvent if event in events]
 
 
@@ -122,15 +121,14 @@ class WebhookEndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: WebhookUrl
-    events: Annotated[
-        list[OutcomeEvent] | None,
-        AfterValidator(_in_canonical_order),
-        PydanticField(
-            min_length=1,
-            max_length=len(OutcomeEvent) * 2,
-            description="The events to receive; every one when left out",
-        ),
-    ] = None
+    events: (
+        Annotated[
+            list[OutcomeEvent],
+            PydanticField(min_length=1, max_length=len(OutcomeEvent) * 2),
+            AfterValidator(_in_canonical_order),
+        ]
+        | None
+    ) = PydanticField(default=None, description="The events to receive; every one when left out")
     description: Description | None = None
     tenant_id: str | None = PydanticField(
         default=None,

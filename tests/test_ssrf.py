@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from herald.core.egress import WebhookTarget, refusal
 from herald.core.settings import Settings
+from herald.devstack.dev import _generated_credentials
 from tests.receiver import WebhookReceiver
 from tests.servers import serving
 from tests.stack import Stack, all_delivered, serving_api
@@ -135,3 +137,12 @@ async def test_a_name_that_resolves_to_a_private_address_is_not_called(stack: St
     assert send["last_status"] is None
     assert send["last_error"].startswith("not sent: localhost resolves to")
     assert "loopback" in send["last_error"]
+
+
+def test_herald_dev_allows_private_networks_unless_told_otherwise(tmp_path: Path) -> None:
+    """A laptop's endpoints are on the loopback: ``herald dev`` allows them when the setting
+    is left unset, and keeps an explicit choice."""
+    unset = Settings(_env_file=None, data_dir=tmp_path)
+    assert _generated_credentials(unset)["webhooks_allow_private_networks"] is True
+    chosen = Settings(_env_file=None, data_dir=tmp_path, webhooks_allow_private_networks=False)
+    assert "webhooks_allow_private_networks" not in _generated_credentials(chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -14,14 +15,18 @@ from herald.activities.breaker import ProviderBreaker
 from herald.activities.delivery import DeliveryActivities
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import HttpProvider
+from herald.activities.webhooks import WebhookActivities, webhook_http_client
 from herald.core.database import sessions
 from herald.core.metrics import logging_metrics
+from herald.core.outcomes import webhook_task_queue
 from herald.core.settings import Settings
 from herald.core.temporal import connect, prometheus_runtime
+from herald.operations.webhooks import webhook_policy
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
+from herald.workflows.webhooks import WebhookSend
 
-__all__ = ["build_worker", "run_worker"]
+__all__ = ["build_webhook_worker", "build_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,21 @@ def build_worker(client: Client, settings: Settings, activities: DeliveryActivit
         max_task_queue_activities_per_second=pace,
         # An eagerly started activity skips the task queue, and so its rate limit.
         disable_eager_activity_execution=pace is not None,
+    )
+
+
+def build_webhook_worker(
+    client: Client, settings: Settings, activities: WebhookActivities
+) -> Worker:
+    """Outcome webhook sends, on a task queue of their own with their own slots
+    (``HERALD_WEBHOOK_MAX_CONCURRENT_SENDS``): a slow endpoint never takes a delivery's."""
+    return Worker(
+        client,
+        task_queue=webhook_task_queue(settings.task_queue),
+        workflows=[WebhookSend],
+        activities=[activities.post_event, activities.give_up],
+        max_concurrent_activities=settings.webhook_max_concurrent_sends,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 
@@ -91,15 +111,29 @@ async def run_worker(settings: Settings) -> None:
         # Activities retry on a dead connection, so no ping on every checkout.
         sessions(settings.require_database_url(), pre_ping=False) as session_factory,
         http_client(settings) as http,
+        webhook_http_client() as webhook_http,
         logging_metrics(session_factory, settings),
     ):
         provider = http_provider(settings, http)
         breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)
-        activities = DeliveryActivities(MessageProjection(session_factory), provider, breaker)
-        worker = build_worker(client, settings, activities)
+        activities = DeliveryActivities(
+            MessageProjection(session_factory), provider, breaker, webhook_policy(settings)
+        )
+        webhook_activities = WebhookActivities(
+            session_factory,
+            webhook_http,
+            allow_private_networks=settings.webhooks_allow_private_networks,
+        )
+        workers = [
+            build_worker(client, settings, activities),
+            build_webhook_worker(client, settings, webhook_activities),
+        ]
         log.info(
             "worker on task queue %r delivering to %s",
             settings.task_queue,
             settings.effective_provider_url,
         )
-        await worker.run()
+        # One stops, both stop: a TaskGroup cancels the other.
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run())

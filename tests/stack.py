@@ -92,6 +92,8 @@ async def settings(
         "max_retry_delay_seconds": 2,
         "ack_timeout_seconds": 2,
         "worker_metrics_port": None,  # several workers run in this process: no port each
+        # Receivers are on the loopback; the SSRF tests turn this off.
+        "webhooks_allow_private_networks": True,
     }
     settings = Settings(_env_file=None, **(defaults | settings_overrides))
     await reset_rate_limits(settings)

@@ -25,9 +25,9 @@ from herald.core.contract import (
     FailureClass,
     MessageStatus,
     Priority,
-    Recorded,
     Transition,
 )
+from herald.core.outcomes import Recorded
 from herald.workflows.delivery import MessageDelivery
 
 POLICY = DeliveryPolicy(

@@ -31,9 +31,10 @@ SIGNAL_LIMIT = 25
 default), so that a line meets it with a few dozen messages."""
 
 
-async def store_pending(settings: Settings, recipient: str) -> str:
+async def store_pending(settings: Settings, recipient: str, tenant_id: str = "default") -> str:
     """A message as a submit leaves it when Temporal did not take its start."""
     message = Message(
+        tenant_id=tenant_id,
         recipient=recipient,
         content="left pending",
         idempotency_key=str(uuid.uuid4()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import activity
@@ -19,7 +20,6 @@ from herald.core.contract import (
     DeliveryPolicy,
     Line,
     PriorityChange,
-    Recorded,
     Reprioritized,
     Transition,
 )
@@ -31,6 +31,7 @@ from herald.core.errors import (
     TransientDeliveryError,
 )
 from herald.core.models import AttemptOutcome, utcnow
+from herald.core.outcomes import Recorded, WebhookPolicy
 
 __all__ = ["DeliveryActivities", "MessageNotFound"]
 
@@ -52,11 +53,16 @@ class DeliveryActivities:
     """Activities as methods, so the worker hands them their dependencies once."""
 
     def __init__(
-        self, projection: MessageProjection, provider: Provider, breaker: ProviderBreaker
+        self,
+        projection: MessageProjection,
+        provider: Provider,
+        breaker: ProviderBreaker,
+        webhook_policy: WebhookPolicy | None = None,
     ) -> None:
         self._projection = projection
         self._provider = provider
         self._breaker = breaker
+        self._webhook_policy = webhook_policy or WebhookPolicy()
 
     @activity.defn(name="deliver")
     async def deliver(self, request: AttemptRequest) -> AttemptResult:
@@ -133,6 +139,8 @@ class DeliveryActivities:
 
     @activity.defn(name="record_transition")
     async def record_transition(self, transition: Transition) -> Recorded:
+        """Write the transition; answers whether it applied, the status after it, and the
+        outcome webhook sends it enqueued, for the workflow to start."""
         recorded = await self._projection.apply(transition)
         if not recorded.applied:
             log.info(
@@ -154,7 +162,7 @@ class DeliveryActivities:
                 "reason": transition.failure_reason,
             }
         log.info("message status changed", extra=fields)
-        return recorded
+        return replace(recorded, webhook_policy=self._webhook_policy)
 
     @activity.defn(name="reprioritize")
     async def reprioritize(self, change: PriorityChange) -> Reprioritized:

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, exists, insert, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from herald.activities.outcome_events import enqueue_outcome_event
 from herald.core.contract import (
     CHANGEABLE_STATUSES,
     TERMINAL_STATUSES,
@@ -24,12 +25,12 @@ from herald.core.contract import (
     Line,
     MessageStatus,
     PriorityChange,
-    Recorded,
     Reprioritized,
     Transition,
 )
 from herald.core.database import SessionFactory
 from herald.core.models import Attempt, AttemptOutcome, Message, Suppression, utcnow
+from herald.core.outcomes import Recorded
 
 __all__ = ["AttemptContext", "AttemptRecord", "MessageProjection", "Settled"]
 
@@ -157,7 +158,8 @@ class MessageProjection:
 
     async def apply(self, transition: Transition) -> Recorded:
         """Write a transition the workflow decided (only from the statuses it names, if
-        any); the status the message has after it."""
+        any), and enqueue in the same transaction the outcome webhook sends it raises
+        (DESIGN §11); the status the message has after it."""
         now = utcnow()
         retry_in = transition.next_retry_in_seconds
         values: dict[str, Any] = {
@@ -185,17 +187,21 @@ class MessageProjection:
         if transition.only_from is not None:
             conditions.append(col(Message.status).in_(transition.only_from))
         async with self._sessions() as session:
-            written = await session.exec(
-                update(Message).where(*conditions).values(**values).returning(col(Message.id))
+            message = await session.scalar(
+                update(Message).where(*conditions).values(**values).returning(Message)
             )
-            applied = written.first() is not None
-            if applied and transition.ack_timeout_attempt is not None:
+            if message is None:
+                message = await session.scalar(select(Message).where(*conditions[:1]))
+                if message is None or message.status != transition.status:
+                    status = message.status if message is not None else transition.status
+                    return Recorded(False, status)
+                # Already so: a recording run again after its first run committed. It answers
+                # the same sends (their event id is the recording's).
+            elif transition.ack_timeout_attempt is not None:
                 await _mark_ack_timeout(session, transition, transition.ack_timeout_attempt)
+            sends = await enqueue_outcome_event(session, message, transition.status)
             await session.commit()
-            if applied:
-                return Recorded(True, transition.status)
-            status = await session.scalar(select(col(Message.status)).where(*conditions[:1]))
-        return Recorded(False, MessageStatus(status) if status else transition.status)
+        return Recorded(True, transition.status, sends)
 
     async def reprioritize(self, change: PriorityChange) -> Reprioritized:
         """Change the priority while the message is not with the provider."""

@@ -30,6 +30,7 @@ from herald.api.routes import (
     metrics,
     suppressions,
     tenants,
+    webhooks,
 )
 from herald.api.services import Services
 from herald.core.background import supervised
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         api_keys,
     ):
         v1.include_router(routes.router)
+    v1.include_router(webhooks.router)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(metrics.exposition_router)

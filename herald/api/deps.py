@@ -29,6 +29,7 @@ __all__ = [
     "SessionDep",
     "SessionsDep",
     "SettingsDep",
+    "WebhooksWriter",
     "WorkflowsDep",
     "bearer",
     "scoped",
@@ -102,5 +103,6 @@ def scoped(scope: Scope) -> Callable[[Principal], Principal]:
 MessagesWriter = Annotated[Principal, Depends(scoped(Scope.MESSAGES_WRITE))]
 MessagesReader = Annotated[Principal, Depends(scoped(Scope.MESSAGES_READ))]
 DeadLettersWriter = Annotated[Principal, Depends(scoped(Scope.DEAD_LETTERS_WRITE))]
+WebhooksWriter = Annotated[Principal, Depends(scoped(Scope.WEBHOOKS_WRITE))]
 AcksWriter = Annotated[Principal, Depends(scoped(Scope.ACKS_WRITE))]
 Admin = Annotated[Principal, Depends(scoped(Scope.ADMIN))]

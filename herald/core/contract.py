@@ -25,7 +25,6 @@ __all__ = [
     "MessageStatus",
     "Priority",
     "PriorityChange",
-    "Recorded",
     "Reprioritized",
     "SequenceState",
     "Transition",
@@ -288,12 +287,3 @@ class Reprioritized:
     retry_count: int = 0
     next_retry_at: float | None = None
     """POSIX time."""
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What ``record_transition`` did: ``applied`` unless ``only_from`` refused it, and the
-    message's status after it."""
-
-    applied: bool
-    status: MessageStatus

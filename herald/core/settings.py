@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     gateway_secret: str | None = None
     """Standard Webhooks secret (``whsec_<base64>``) the provider gateway signs its ack
     callbacks with; unset: acks need a key with the ``acks:write`` scope."""
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    """POSTs of one outcome webhook event to one endpoint before it is given up."""
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    """Delay before a send's first retry, doubled for each next one (at most an hour)."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """One POST to an endpoint; no answer in this time is a failed attempt."""
+    webhook_max_concurrent_sends: int = Field(default=20, ge=1)
+    """Sends one worker runs at once, on their own task queue: never a delivery's slot."""
+    webhooks_allow_private_networks: bool = False
+    """Send webhooks to loopback, private and other non-public addresses too (``herald dev``
+    turns it on unless set): off, an endpoint whose host resolves to one is refused."""
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often each API process recomputes the gauges of ``GET /metrics`` from PostgreSQL

@@ -86,8 +86,11 @@ def _check_ports_free(settings: Settings) -> None:
 
 def _generated_credentials(settings: Settings) -> dict[str, object]:
     """An API key, a provider secret and a gateway secret where the settings have none, kept
-    in ``data_dir``."""
+    in ``data_dir``; and webhooks to private networks allowed unless set (the endpoints of
+    a laptop are on the loopback)."""
     update: dict[str, object] = {}
+    if "webhooks_allow_private_networks" not in settings.model_fields_set:
+        update["webhooks_allow_private_networks"] = True
     if not settings.api_keys:
         key = _kept(settings.data_dir / "dev-api-key", lambda: secrets.token_urlsafe(32))
         update["api_keys"] = [key]

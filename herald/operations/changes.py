@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlmodel import col
 
+from herald.activities.outcome_events import enqueue_outcome_event
 from herald.core.contract import CHANGEABLE_STATUSES, MessageStatus, Priority
 from herald.core.database import SessionFactory
 from herald.core.errors import Conflict, NotFound
@@ -68,10 +69,11 @@ async def _cancel(
     canceled = CancelResult(
         id=message_id, outcome=CancelOutcome.CANCELED, status=MessageStatus.CANCELED
     )
-    if status == MessageStatus.PENDING and await _change_pending(
-        sessions, message_id, status=MessageStatus.CANCELED
-    ):
-        return canceled
+    if status == MessageStatus.PENDING:
+        changed, sends = await _change_pending(sessions, message_id, status=MessageStatus.CANCELED)
+        if changed:
+            await workflows.start_webhook_sends(sends)
+            return canceled
     status = await _status_of(sessions, message_id)
     if status in CHANGEABLE_STATUSES:
         if await workflows.cancel(str(message_id)) is not None:
@@ -95,8 +97,9 @@ async def change_priority(
     if message_id not in standings:
         raise NotFound(f"there is no message {message_id}")
     status = standings[message_id].status
-    changed = status == MessageStatus.PENDING and await _change_pending(
-        sessions, message_id, priority=priority
+    changed = (
+        status == MessageStatus.PENDING
+        and (await _change_pending(sessions, message_id, priority=priority))[0]
     )
     if not changed:
         status = await _status_of(sessions, message_id)
@@ -122,24 +125,25 @@ async def _change_pending(
     *,
     status: MessageStatus | None = None,
     priority: Priority | None = None,
-) -> bool:
+) -> tuple[bool, list[str]]:
     """Change a message that is still ``pending`` (no workflow yet); False if it no longer
-    is (the relay started it meanwhile)."""
+    is (the relay started it meanwhile). A cancel enqueues its outcome webhook sends in the
+    same transaction: their ids, for the caller to start."""
     values: dict[str, object] = {"updated_at": utcnow()}
     if status is not None:
         values["status"] = status
     if priority is not None:
         values["priority"] = priority
     async with sessions() as session:
-        changed = await session.exec(
+        message = await session.scalar(
             update(Message)
             .where(col(Message.id) == message_id, col(Message.status) == MessageStatus.PENDING)
             .values(**values)
-            .returning(col(Message.id))
+            .returning(Message)
         )
-        done = changed.first() is not None
+        sends = [] if status is None else await enqueue_outcome_event(session, message, status)
         await session.commit()
-    return done
+    return message is not None, sends
 
 
 async def _status_of(sessions: SessionFactory, message_id: uuid.UUID) -> MessageStatus:

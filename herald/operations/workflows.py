@@ -37,12 +37,15 @@ from herald.core.contract import (
 from herald.core.database import DATABASE_UNAVAILABLE, SessionFactory
 from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
+from herald.core.outcomes import WebhookSendJob, webhook_task_queue, webhook_workflow_id
 from herald.core.settings import Settings
 from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_priority
 from herald.operations.bounded import map_bounded
 from herald.operations.tenants import TenantDirectory
+from herald.operations.webhooks import webhook_policy
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
+from herald.workflows.webhooks import WebhookSend
 
 __all__ = [
     "MAX_CONCURRENT_STARTS",
@@ -123,6 +126,7 @@ class WorkflowGateway:
         self._task_queue = settings.task_queue
         self._policy = delivery_policy(settings)
         self._sequence_history_limit = settings.sequence_history_limit
+        self._webhook_policy = webhook_policy(settings)
 
     async def start(self, messages: Sequence[Message]) -> None:
         """Start the messages' workflows, a bounded number at a time, and mark those started
@@ -212,6 +216,25 @@ class WorkflowGateway:
             ),
             rpc_timeout=RPC_TIMEOUT,
         )
+
+    async def start_webhook_sends(self, send_ids: Sequence[str]) -> None:
+        """Start the ``WebhookSend`` of sends enqueued outside a workflow (a cancel of a
+        message whose workflow had not started); a start Temporal refuses is logged, and its
+        send stays ``pending``."""
+        for send_id in send_ids:
+            try:
+                async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
+                    await self._client.start_workflow(
+                        WebhookSend.run,
+                        WebhookSendJob(send_id, self._webhook_policy),
+                        id=webhook_workflow_id(send_id),
+                        task_queue=webhook_task_queue(self._task_queue),
+                        rpc_timeout=RPC_TIMEOUT,
+                    )
+            except WorkflowAlreadyStartedError:
+                pass
+            except TEMPORAL_UNAVAILABLE as err:
+                log.warning("webhook send not started", extra={"send_id": send_id, "error": err})
 
     async def acknowledge(self, message_id: str) -> bool:
         """Signal the acknowledgment; False when the workflow has already finished."""

@@ -54,12 +54,13 @@ with workflow.unsafe.imports_passed_through():
         MessageStatus,
         Priority,
         PriorityChange,
-        Recorded,
         Reprioritized,
         Transition,
     )
     from herald.core.errors import PermanentDeliveryError
+    from herald.core.outcomes import Recorded
     from herald.core.temporal import MESSAGE_PRIORITY, MESSAGE_STATUS, delivery_priority
+    from herald.workflows.webhooks import start_webhook_sends
 
 __all__ = ["MessageDelivery", "NotChangeable", "NotDeadLettered", "attempt_retry_policy"]
 
@@ -483,6 +484,7 @@ class MessageDelivery:
             retry_policy=BOOKKEEPING_RETRY,
         )
         self._set_status(recorded.status)
+        await start_webhook_sends(recorded)
         return recorded
 
     def _set_status(self, status: MessageStatus) -> None:

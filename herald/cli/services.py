@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from herald.api.app import create_app
+from herald.cli.output import Subcommands
 from herald.core.database import migrate
 from herald.core.settings import Settings
 from herald.core.temporal import connect, register_search_attributes
@@ -19,11 +19,9 @@ from herald.devstack.simulator import create_simulator_app
 from herald.lifecycle import asgi_server, serve, until_signal
 from herald.worker import run_worker
 
-__all__ = ["Command", "Subcommands", "add_commands"]
+__all__ = ["Command", "add_commands"]
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[None]]
-Subcommands = Any
-"""What ``ArgumentParser.add_subparsers`` answers (a private argparse type)."""
 
 logger = logging.getLogger("herald")
 

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "herald"
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_url: str | None = None
+    """Where the ``herald messages|dead-letters|webhooks`` commands reach the API; unset:
+    ``http://HERALD_API_HOST:HERALD_API_PORT``."""
+    api_key: str | None = None
+    """The key those commands use; unset: the first of ``HERALD_API_KEYS``, else the one
+    ``herald dev`` keeps in ``HERALD_DATA_DIR``."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from herald.api.auth import ApiKeyVerifier
+from herald.api.docs import install_offline_docs
 from herald.api.gate import RequestGate
 from herald.api.openapi import (
     FORBIDDEN,
@@ -91,7 +92,10 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Reliable one-way message delivery on Temporal",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(app)
     install_problem_handlers(app)
     app.add_middleware(
         RequestGate,

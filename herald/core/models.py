@@ -36,6 +36,7 @@ from herald.core.text import (
 
 __all__ = [
     "DEFAULT_WEIGHT",
+    "E164",
     "TENANT_ID_PATTERN",
     "ApiKey",
     "ApiKeyCreate",
@@ -46,6 +47,7 @@ __all__ = [
     "AttemptPublic",
     "CircuitBreaker",
     "CircuitBreakerState",
+    "E164Query",
     "IdempotencyKey",
     "Message",
     "MessageCreate",
@@ -83,18 +85,29 @@ def normalize_e164(value: str) -> str:
 
 
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
-E164 = Annotated[
-    str,
-    AfterValidator(normalize_e164),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": E164_PATTERN,
-            "description": "A phone number in E.164 form, e.g. `+14155550123`; spaces, dots, "
-            "dashes and parentheses are accepted too, and removed",
-        }
-    ),
+E164_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": E164_PATTERN,
+        "description": "A phone number in E.164 form, e.g. `+14155550123`; spaces, dots, "
+        "dashes and parentheses are accepted too, and removed",
+    }
+)
+E164 = Annotated[str, AfterValidator(normalize_e164), E164_SCHEMA]
+
+
+def _plus_read_as_space(value: object) -> object:
+    """In a query string an unencoded ``+`` is a space: ``?recipient=+1415...`` arrives as
+    `` 1415...``. A number cannot start with a space, so it is read as the ``+``."""
+    if isinstance(value, str) and value[:1] == " " and value.strip()[:1].isdigit():
+        return "+" + value.strip()
+    return value
+
+
+E164Query = Annotated[
+    str, BeforeValidator(_plus_read_as_space), AfterValidator(normalize_e164), E164_SCHEMA
 ]
+"""A number in a query parameter, where people leave the ``+`` unencoded."""
 
 
 def stored_as_text(enum: type[StrEnum], length: int) -> Enum:

@@ -155,10 +155,11 @@ async def test_the_operator_commands(stack: Stack) -> None:
     assert missing.returncode == 1 and "404" in missing.stderr
 
     stack.gateway.answer(400)
-    dead = await stack.submit(recipient=recipient)
+    refused_recipient = unique_recipient()  # the message sent above may dead-letter too
+    dead = await stack.submit(recipient=refused_recipient)
     await stack.wait_for_status(dead["id"], "dead_lettered")
     dead_letters = await asyncio.to_thread(
-        herald_command, stack, "dead-letters", "list", "--recipient", recipient, "--json"
+        herald_command, stack, "dead-letters", "list", "--recipient", refused_recipient, "--json"
     )
     assert [d["id"] for d in json.loads(dead_letters.stdout)] == [dead["id"]]
     discarded = await asyncio.to_thread(

@@ -22,6 +22,7 @@ __all__ = [
     "connect",
     "delivery_priority",
     "message_search_attributes",
+    "message_summary",
     "prometheus_runtime",
     "register_search_attributes",
     "workflow_priority",
@@ -43,6 +44,20 @@ def message_search_attributes(
             SearchAttributePair(RECIPIENT, recipient),
             SearchAttributePair(MESSAGE_PRIORITY, priority.value),
         ]
+    )
+
+
+def message_summary(job: DeliveryJob) -> str:
+    """The one line the Web UI shows for a message's workflow (its static summary)."""
+    order = (
+        f"strict, #{job.sequence_number} of {job.line.workflow_id}"
+        if job.sequence_number is not None
+        else "best effort"
+    )
+    scheduled = f" · scheduled for {job.send_at.isoformat()}" if job.send_at else ""
+    return (
+        f"To {job.recipient} · {job.priority.value} priority · {order} · tenant "
+        f"{job.tenant_id}{scheduled}"
     )
 
 

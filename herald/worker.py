@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from herald.activities.breaker import ProviderBreaker
 from herald.activities.delivery import DeliveryActivities
+from herald.activities.housekeeping import HousekeepingActivities
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import HttpProvider
 from herald.activities.webhooks import WebhookActivities, webhook_http_client
@@ -23,6 +24,7 @@ from herald.core.settings import Settings
 from herald.core.temporal import connect, prometheus_runtime
 from herald.operations.webhooks import webhook_policy
 from herald.workflows.delivery import MessageDelivery
+from herald.workflows.housekeeping import Housekeeping
 from herald.workflows.sequence import RecipientSequence
 from herald.workflows.webhooks import WebhookSend
 
@@ -39,20 +41,27 @@ rest through ``imports_passed_through``), so the sandbox does not re-import them
 workflow run: that re-import was a large part of the worker's CPU per message."""
 
 
-def build_worker(client: Client, settings: Settings, activities: DeliveryActivities) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: DeliveryActivities,
+    housekeeping: HousekeepingActivities,
+) -> Worker:
     """At most ``max_concurrent_deliveries`` deliveries at once in this worker, and at most
-    ``provider_max_per_second`` per second across all workers (enforced by the server)."""
+    ``provider_max_per_second`` per second across all workers (enforced by the server).
+    Housekeeping runs here too: its batches are rare and short."""
     pace = settings.provider_max_per_second
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[MessageDelivery, RecipientSequence],
+        workflows=[MessageDelivery, RecipientSequence, Housekeeping],
         activities=[
             activities.deliver,
             activities.record_transition,
             activities.first_open_sequence_number,
             activities.workflow_is_open,
             activities.reprioritize,
+            housekeeping.purge,
         ],
         max_concurrent_activities=settings.max_concurrent_deliveries,
         workflow_runner=WORKFLOW_RUNNER,
@@ -125,7 +134,7 @@ async def run_worker(settings: Settings) -> None:
             allow_private_networks=settings.webhooks_allow_private_networks,
         )
         workers = [
-            build_worker(client, settings, activities),
+            build_worker(client, settings, activities, HousekeepingActivities(session_factory)),
             build_webhook_worker(client, settings, webhook_activities),
         ]
         log.info(

@@ -18,11 +18,17 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic import Field as PydanticField
-from sqlalchemy import Column, DateTime, Enum, Index, Text, text
+from sqlalchemy import BigInteger, Column, DateTime, Enum, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from herald.core.contract import DEFAULT_TENANT, FailureClass, MessageStatus, Priority
+from herald.core.contract import (
+    DEFAULT_TENANT,
+    TERMINAL_STATUSES,
+    FailureClass,
+    MessageStatus,
+    Priority,
+)
 from herald.core.scopes import Scope
 from herald.core.text import (
     MAX_METADATA_KEY_LENGTH,
@@ -37,6 +43,7 @@ from herald.core.text import (
 __all__ = [
     "DEFAULT_WEIGHT",
     "E164",
+    "FINISHED_SQL",
     "TENANT_ID_PATTERN",
     "ApiKey",
     "ApiKeyCreate",
@@ -130,6 +137,13 @@ class MessageBase(SQLModel):
     priority: Priority = Field(default=Priority.NORMAL, sa_type=stored_as_text(Priority, 8))
 
 
+FINISHED_SQL = "status IN ({})".format(
+    ", ".join(sorted(f"'{status.value}'" for status in TERMINAL_STATUSES))
+)
+"""The condition of a finished message in SQL: the partial index housekeeping reads, and
+its query, which must name the statuses literally for the planner to use that index."""
+
+
 class Message(MessageBase, table=True):
     """System of record for a message; activities keep it current at every transition."""
 
@@ -142,6 +156,11 @@ class Message(MessageBase, table=True):
             "ix_messages_delivered_at",
             "delivered_at",
             postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_finished_updated_at",
+            "updated_at",
+            postgresql_where=text(FINISHED_SQL),
         ),
     )
 
@@ -281,6 +300,10 @@ class IdempotencyKey(SQLModel, table=True):
     ``expires_at``: two tenants using one key get two messages."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+        Index("ix_idempotency_keys_message_id", "message_id"),
+    )
 
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
     key: str = Field(primary_key=True, max_length=255)
@@ -325,7 +348,7 @@ class RecipientSequence(SQLModel, table=True):
 
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
     recipient: str = Field(primary_key=True, max_length=16)
-    last_sequence_number: int = 0
+    last_sequence_number: int = Field(default=0, sa_type=BigInteger)
 
 
 DEFAULT_WEIGHT = 1.0
@@ -444,7 +467,7 @@ class Attempt(SQLModel, table=True):
     __tablename__ = "attempts"
     __table_args__ = (Index("ix_attempts_message_id_id", "message_id", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     message_id: uuid.UUID = Field(foreign_key="messages.id")
     attempt: int
     started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     webhooks_allow_private_networks: bool = False
     """Send webhooks to loopback, private and other non-public addresses too (``herald dev``
     turns it on unless set): off, an endpoint whose host resolves to one is refused."""
+    message_retention_days: float = Field(default=30.0, gt=0)
+    """Finished messages (with their attempts) and webhook sends older than this are purged
+    by the housekeeping Schedule."""
+    housekeeping_interval_minutes: float = Field(default=60.0, gt=0)
+    housekeeping_batch_size: int = Field(default=1000, ge=1, le=100_000)
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often each API process recomputes the gauges of ``GET /metrics`` from PostgreSQL

@@ -22,6 +22,7 @@ from herald.core.metrics import logging_metrics
 from herald.core.outcomes import webhook_task_queue
 from herald.core.settings import Settings
 from herald.core.temporal import connect, prometheus_runtime
+from herald.core.tracing import Tracing
 from herald.operations.webhooks import webhook_policy
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.housekeeping import Housekeeping
@@ -94,12 +95,13 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def http_provider(settings: Settings, client: httpx.AsyncClient) -> HttpProvider:
+def http_provider(settings: Settings, client: httpx.AsyncClient, tracing: Tracing) -> HttpProvider:
     return HttpProvider(
         client,
         settings.effective_provider_url,
         settings.require_provider_secret(),
         settings.provider_timeout_seconds,
+        tracing.tracer,
     )
 
 
@@ -113,17 +115,21 @@ def sdk_runtime(settings: Settings) -> Runtime | None:
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled; cancelling shuts the worker down gracefully. Logs the metrics
     summary every ``HERALD_METRICS_LOG_INTERVAL_SECONDS`` meanwhile."""
-    client = await connect(
-        settings.temporal_address, settings.temporal_namespace, runtime=sdk_runtime(settings)
-    )
     async with (
+        Tracing.from_settings(settings, "herald-worker") as tracing,
         # Activities retry on a dead connection, so no ping on every checkout.
         sessions(settings.require_database_url(), pre_ping=False) as session_factory,
         http_client(settings) as http,
         webhook_http_client() as webhook_http,
         logging_metrics(session_factory, settings),
     ):
-        provider = http_provider(settings, http)
+        client = await connect(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            runtime=sdk_runtime(settings),
+            interceptors=tracing.temporal_interceptors(),
+        )
+        provider = http_provider(settings, http, tracing)
         breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)
         activities = DeliveryActivities(
             MessageProjection(session_factory), provider, breaker, webhook_policy(settings)

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     by the housekeeping Schedule."""
     housekeeping_interval_minutes: float = Field(default=60.0, gt=0)
     housekeeping_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    )
+    """OpenTelemetry's own variable (no ``HERALD_`` prefix): the OTLP/HTTP collector traces go
+    to (``<endpoint>/v1/traces``); unset: tracing is off."""
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often each API process recomputes the gauges of ``GET /metrics`` from PostgreSQL

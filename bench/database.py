@@ -77,19 +77,27 @@ async def enable_statement_stats(postgres: EmbeddedPostgres) -> None:
         await engine.dispose()
 
 
-async def status_counts(engine: AsyncEngine) -> dict[str, int]:
-    """How many messages are in each status."""
+async def status_counts(engine: AsyncEngine, since: datetime) -> dict[str, int]:
+    """How many messages submitted since ``since`` are in each status."""
     async with engine.connect() as connection:
         rows = await connection.execute(
-            text("SELECT status, count(*) FROM messages GROUP BY status")
+            text(
+                "SELECT status, count(*) FROM messages WHERE created_at >= :since GROUP BY status"
+            ),
+            {"since": since},
         )
         return {status: count for status, count in rows.tuples()}
 
 
-async def delivered_rows(engine: AsyncEngine) -> list[DeliveredRow]:
+async def delivered_rows(engine: AsyncEngine, since: datetime) -> list[DeliveredRow]:
+    """The messages submitted since ``since`` and delivered."""
     async with engine.connect() as connection:
         rows = await connection.execute(
-            text("SELECT id, created_at, delivered_at FROM messages WHERE status = 'delivered'")
+            text(
+                "SELECT id, created_at, delivered_at FROM messages "
+                "WHERE status = 'delivered' AND created_at >= :since"
+            ),
+            {"since": since},
         )
         return [DeliveredRow(*row) for row in rows.tuples()]
 

@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -29,7 +30,7 @@ from bench.stats import (
     percentiles,
     throughput,
 )
-from bench.workers import RunningWorker, herald_worker, wait_for_pollers
+from bench.workers import RunningWorker, herald_workers, wait_for_pollers
 from herald.core.contract import MessageStatus, workflow_id_for
 
 __all__ = ["accept_batch", "run_herald"]
@@ -57,23 +58,27 @@ async def run_herald(
     concurrency: int,
     history_sample: int,
     timeout: float,
+    workers: int = 1,
 ) -> HeraldResult:
-    """Herald's run, with Herald's worker started for it and stopped after it."""
+    """Herald's run, with ``workers`` Herald workers started for it and stopped after it."""
     settings = stack.settings
-    async with herald_worker(stack.mode, settings, stack.settings_file) as worker:
-        await wait_for_pollers(stack.temporal, settings.task_queue, worker)
+    async with herald_workers(stack.mode, settings, stack.settings_file, workers) as running:
+        for worker in running:
+            await wait_for_pollers(stack.temporal, settings.task_queue, worker)
         await reset_statement_stats(stack.database)
-        cpu_before = stack.cpu(worker)
+        cpu_before = stack.cpu(*running)
+        since = datetime.now(UTC)
         submissions = await submit_all(api, count, concurrency)
-        await wait_until_delivered(stack, worker, count, timeout)
-        cpu = cpu_delta(cpu_before, stack.cpu(worker))
+        await wait_until_delivered(stack, running, since, count, timeout)
+        cpu = cpu_delta(cpu_before, stack.cpu(*running))
         statements = await statement_counts(stack.database)
-        rows = await delivered_rows(stack.database)
+        rows = await delivered_rows(stack.database, since)
         workflow_ids = [workflow_id_for(str(row.id)) for row in rows]
         # While the worker runs: a delivered message's workflow may still be finishing.
         history = await history_stats(stack.temporal, workflow_ids, history_sample)
     arrivals = stack.arrivals.arrivals
     return HeraldResult(
+        workers=workers,
         throughput=throughput(
             min(s.sent_at for s in submissions), [row.delivered_at.timestamp() for row in rows]
         ),
@@ -110,13 +115,15 @@ async def submit_all(api: httpx.AsyncClient, count: int, concurrency: int) -> li
 
 
 async def wait_until_delivered(
-    stack: BenchStack, worker: RunningWorker, count: int, timeout: float
+    stack: BenchStack, workers: list[RunningWorker], since: datetime, count: int, timeout: float
 ) -> None:
-    """Until ``count`` messages are delivered; fails on a dead letter or after ``timeout``."""
+    """Until the ``count`` messages submitted since ``since`` are delivered; fails on a dead
+    letter or after ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while (statuses := await status_counts(stack.database)).get("delivered", 0) < count:
-        worker.check()
+    while (statuses := await status_counts(stack.database, since)).get("delivered", 0) < count:
+        for worker in workers:
+            worker.check()
         if statuses.get(MessageStatus.DEAD_LETTERED, 0) or loop.time() >= deadline:
             raise RuntimeError(f"not all {count} messages were delivered: {statuses}")
         await asyncio.sleep(POLL_SECONDS)

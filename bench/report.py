@@ -68,6 +68,12 @@ def _throughput(result: BenchResult) -> list[str]:
         f"Ratio              {result.ratio:.2f}  (Herald messages/s ÷ baseline workflows/s, "
         f"baseline mean {result.baseline_per_second:.1f}/s)"
     )
+    if result.scale_out is not None:
+        two = result.scale_out.throughput
+        lines.append(
+            f"Herald, 2 workers  {two.count:>6} delivered in {two.seconds:>7.2f} s "
+            f"{two.per_second:>8.1f} messages/s, {result.scale_out_ratio:.2f} times one worker's"
+        )
     return lines
 
 
@@ -116,6 +122,8 @@ def _database(result: BenchResult) -> list[str]:
 
 def _cpu(result: BenchResult) -> list[str]:
     runs = [("Herald", result.herald.cpu_seconds, result.herald.throughput.seconds)]
+    if (two := result.scale_out) is not None:
+        runs.append(("Herald, 2 workers", two.cpu_seconds, two.throughput.seconds))
     runs += [(f"baseline {b.run}", b.cpu_seconds, b.throughput.seconds) for b in result.baselines]
     parts = [part for part in dict.fromkeys(p for _, cpu, _ in runs for p in cpu) if part != OTHER]
     cores = result.parameters.cpu_cores
@@ -127,8 +135,8 @@ def _cpu(result: BenchResult) -> list[str]:
     ]
     return [
         "CPU seconds by part of the stack",
-        f"  {'':<44}" + "".join(f"{name:>17}" for name, _, _ in runs),
-        *(f"  {name:<44}" + "".join(f"{cell:>17.2f}" for cell in cells) for name, cells in rows),
+        f"  {'':<44}" + "".join(f"{name:>19}" for name, _, _ in runs),
+        *(f"  {name:<44}" + "".join(f"{cell:>19.2f}" for cell in cells) for name, cells in rows),
     ]
 
 

@@ -60,6 +60,7 @@ class Options:
     timeout: float
     results_dir: Path
     workdir: Path | None
+    scale_out: bool
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -80,9 +81,17 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait per run")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--workdir", type=Path, help="keep servers' data and logs here")
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="after Herald's run with one worker, run it again with two worker processes "
+        "and report one against the other",
+    )
     args = parser.parse_args(argv)
     if min(args.messages, args.concurrency, args.history_sample, args.batch_size) < 1:
         parser.error("counts must be at least 1")
+    if args.scale_out and args.worker == "inline":
+        parser.error("--scale-out runs worker processes: it needs --worker process")
     return Options(
         args.messages,
         args.concurrency,
@@ -92,6 +101,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         args.timeout,
         args.results_dir,
         args.workdir,
+        args.scale_out,
     )
 
 
@@ -100,16 +110,8 @@ async def benchmark(options: Options, workdir: Path) -> BenchResult:
     _say(f"Starting PostgreSQL, Temporal, Herald and the simulator in {workdir} ...")
     async with running_stack(workdir, options.worker) as stack, _api_client(stack, options) as api:
         baselines = [await _baseline(stack, options, "before")]
-        _say(f"Herald: {options.messages} messages ...")
-        herald = await run_herald(
-            stack,
-            api,
-            options.messages,
-            options.concurrency,
-            options.history_sample,
-            options.timeout,
-        )
-        _say(f"  {herald.throughput.per_second} messages/s")
+        herald = await _herald(stack, api, options, workers=1)
+        scale_out = await _herald(stack, api, options, workers=2) if options.scale_out else None
         baselines.append(await _baseline(stack, options, "after"))
         _say(f"Batch accept: {options.batch_size} messages in one request (no worker) ...")
         batch = await accept_batch(api, options.batch_size)
@@ -123,8 +125,31 @@ async def benchmark(options: Options, workdir: Path) -> BenchResult:
         baseline_per_second=round(baseline_per_second, 1),
         ratio=round(herald.throughput.per_second / baseline_per_second, 3),
         batch=batch,
-        notes=_notes(options, herald, baselines),
+        scale_out=scale_out,
+        scale_out_ratio=(
+            round(scale_out.throughput.per_second / herald.throughput.per_second, 3)
+            if scale_out
+            else None
+        ),
+        notes=_notes(options, [herald, *([scale_out] if scale_out else [])], baselines),
     )
+
+
+async def _herald(
+    stack: BenchStack, api: httpx.AsyncClient, options: Options, workers: int
+) -> HeraldResult:
+    _say(f"Herald, {_workers(workers)}: {options.messages} messages ...")
+    result = await run_herald(
+        stack,
+        api,
+        options.messages,
+        options.concurrency,
+        options.history_sample,
+        options.timeout,
+        workers,
+    )
+    _say(f"  {result.throughput.per_second} messages/s")
+    return result
 
 
 async def _baseline(stack: BenchStack, options: Options, run: str) -> BaselineResult:
@@ -165,7 +190,9 @@ def _parameters(options: Options, stack: BenchStack) -> Parameters:
     )
 
 
-def _notes(options: Options, herald: HeraldResult, baselines: list[BaselineResult]) -> list[str]:
+def _notes(
+    options: Options, heralds: list[HeraldResult], baselines: list[BaselineResult]
+) -> list[str]:
     notes = [
         "submit → provider and submit → delivered start at the row's created_at (stamped by "
         "the API); POST /v1/messages is the client's round trip",
@@ -173,12 +200,18 @@ def _notes(options: Options, herald: HeraldResult, baselines: list[BaselineResul
     ]
     if options.worker == "inline":
         notes.append("workers ran in the benchmark's event loop, with the API and simulator")
-    runs = [("Herald's run", herald.cpu_seconds, herald.throughput)]
+    runs = [(f"Herald's run, {_workers(h.workers)}", h.cpu_seconds, h.throughput) for h in heralds]
     runs += [(f"baseline {b.run}", b.cpu_seconds, b.throughput) for b in baselines]
     notes += [note for run in runs if (note := _busy_machine(*run))]
-    if herald.throughput.count != options.messages:
-        notes.append(f"{herald.throughput.count} delivered rows for {options.messages} submits")
+    for herald in heralds:
+        if herald.throughput.count != options.messages:
+            delivered = herald.throughput.count
+            notes.append(f"{delivered} delivered rows for {options.messages} submits")
     return notes
+
+
+def _workers(count: int) -> str:
+    return f"{count} worker{'s' if count > 1 else ''}"
 
 
 def _busy_machine(name: str, cpu: dict[str, float], run: Throughput) -> str | None:

@@ -56,13 +56,13 @@ class BenchStack:
     """A ``messages:write`` key of the tenant ``bench``: submits take the path a tenant's do
     (key lookup, the tenant's shared rate limit), not the bootstrap admin key's."""
 
-    def cpu(self, worker: RunningWorker) -> dict[str, float]:
-        """CPU seconds so far by part of the stack, ``worker`` included (see
+    def cpu(self, *workers: RunningWorker) -> dict[str, float]:
+        """CPU seconds so far by part of the stack, the ``workers`` included (see
         :mod:`bench.cpu`)."""
         own = "benchmark process: API, simulator, load"
-        if worker.pid is None:
-            return cpu_by_part(f"{own}, {worker.name}", {})
-        return cpu_by_part(own, {worker.pid: worker.name})
+        inline = [worker.name for worker in workers if worker.pid is None]
+        processes = {worker.pid: worker.name for worker in workers if worker.pid is not None}
+        return cpu_by_part(", ".join([own, *inline]), processes)
 
 
 def bench_settings(database_url: str, temporal: TemporalDevServer, workdir: Path) -> Settings:
@@ -82,6 +82,7 @@ def bench_settings(database_url: str, temporal: TemporalDevServer, workdir: Path
         provider_secret=webhooks.generate_secret(),
         gateway_secret=webhooks.generate_secret(),
         simulator_port=free_port(),
+        worker_metrics_port=None,  # several workers share these settings: no port each
         simulator_ack_url=None,
         simulator_latency_seconds=0,
         simulator_ack_delay_seconds=0,

@@ -71,6 +71,8 @@ class DatabaseStats:
 
 @dataclass(frozen=True)
 class HeraldResult:
+    workers: int
+    """Herald worker processes (or one inline) during the run."""
     throughput: Throughput
     submit_response: Percentiles
     """Round trip of ``POST /v1/messages`` seen by the client."""
@@ -124,6 +126,10 @@ class BenchResult:
     ratio: float
     """Herald messages/s ÷ baseline workflows/s."""
     batch: BatchResult
+    scale_out: HeraldResult | None = None
+    """With ``--scale-out``: Herald again, with two workers."""
+    scale_out_ratio: float | None = None
+    """Its messages/s ÷ those of the one-worker run."""
     notes: list[str] = field(default_factory=list)
 
 

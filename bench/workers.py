@@ -41,7 +41,7 @@ __all__ = [
     "RunningWorker",
     "WorkerMode",
     "baseline_worker",
-    "herald_worker",
+    "herald_workers",
     "run_baseline_worker",
     "wait_for_pollers",
     "write_settings",
@@ -105,14 +105,25 @@ async def run_baseline_worker(settings: Settings, task_queue: str) -> None:
     await worker.run()
 
 
-def herald_worker(
-    mode: WorkerMode, settings: Settings, settings_file: Path
-) -> contextlib.AbstractAsyncContextManager[RunningWorker]:
-    """Herald's worker for the block."""
+@asynccontextmanager
+async def herald_workers(
+    mode: WorkerMode, settings: Settings, settings_file: Path, count: int = 1
+) -> AsyncIterator[list[RunningWorker]]:
+    """``count`` Herald workers for the block (one, inline)."""
     if mode == "inline":
-        return _inline("Herald worker", lambda: run_worker(settings))
-    log_file = settings_file.with_name("herald-worker.log")
-    return _process("Herald worker", ["herald", str(settings_file)], log_file)
+        if count != 1:
+            raise ValueError("inline runs one worker")
+        async with _inline("Herald worker", lambda: run_worker(settings)) as worker:
+            yield [worker]
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        workers = []
+        for number in range(1, count + 1):
+            name = "Herald worker" if count == 1 else f"Herald worker {number}"
+            log_file = settings_file.with_name(f"herald-worker-{number}.log")
+            args = ["herald", str(settings_file)]
+            workers.append(await stack.enter_async_context(_process(name, args, log_file)))
+        yield workers
 
 
 def baseline_worker(
@@ -127,16 +138,21 @@ def baseline_worker(
 
 async def wait_for_pollers(client: Client, task_queue: str, worker: RunningWorker) -> None:
     """Until the worker polls ``task_queue`` for workflow and activity tasks, so that its
-    start-up is not counted in a measurement."""
+    start-up is not counted in a measurement. A worker process is known by its identity
+    (``<pid>@<host>``): a worker of an earlier run stays listed for a while."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + POLLER_TIMEOUT_SECONDS
+    identity = None if worker.pid is None else f"{worker.pid}@"
     for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
         request = DescribeTaskQueueRequest(
             namespace=client.namespace,
             task_queue=TaskQueue(name=task_queue),
             task_queue_type=kind,
         )
-        while not (await client.workflow_service.describe_task_queue(request)).pollers:
+        while True:
+            pollers = (await client.workflow_service.describe_task_queue(request)).pollers
+            if any(identity is None or p.identity.startswith(identity) for p in pollers):
+                break
             worker.check()
             if loop.time() >= deadline:
                 raise RuntimeError(f"the {worker.name} did not poll {task_queue!r} in time")

@@ -118,7 +118,11 @@ async def run_worker(settings: Settings) -> None:
     async with (
         Tracing.from_settings(settings, "herald-worker") as tracing,
         # Activities retry on a dead connection, so no ping on every checkout.
-        sessions(settings.require_database_url(), pre_ping=False) as session_factory,
+        sessions(
+            settings.require_database_url(),
+            pool_size=settings.database_pool_size,
+            pre_ping=False,
+        ) as session_factory,
         http_client(settings) as http,
         webhook_http_client() as webhook_http,
         logging_metrics(session_factory, settings),

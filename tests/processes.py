@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,13 @@ import httpx
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
 
-__all__ = ["herald_environment", "herald_process", "wait_until_answering"]
+__all__ = [
+    "Running",
+    "herald_environment",
+    "herald_process",
+    "herald_processes",
+    "wait_until_answering",
+]
 
 HERALD = Path(sys.executable).parent / "herald"
 """The console script installed beside this Python."""
@@ -50,6 +57,33 @@ def herald_process(
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Running:
+    """One of :func:`herald_processes`; ``url`` is the API's (``herald api`` only)."""
+
+    process: subprocess.Popen[bytes]
+    url: str | None
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as when a host dies."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def herald_processes(command: str, settings: Settings, count: int) -> Iterator[list[Running]]:
+    """``count`` ``herald <command>`` processes on the settings' database and Temporal; each
+    API on a port of its own."""
+    with contextlib.ExitStack() as stack:
+        running = []
+        for _ in range(count):
+            port = str(free_port())
+            process = stack.enter_context(herald_process(command, settings, HERALD_API_PORT=port))
+            url = f"http://{settings.api_host}:{port}" if command == "api" else None
+            running.append(Running(process, url))
+        yield running
 
 
 async def wait_until_answering(client: httpx.AsyncClient, timeout: float = 30) -> None:

@@ -6,17 +6,13 @@ database holding one budget."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from herald.core.settings import Settings
-from herald.devstack.ports import free_port
-from tests.processes import herald_process, wait_until_answering
+from tests.processes import herald_processes, wait_until_answering
 from tests.stack import Stack
 from tests.tenancy import Tenant, as_key, new_tenant
 
@@ -122,27 +118,15 @@ async def test_each_tenant_has_its_own_budget(stack: Stack, recipient: str) -> N
         assert await submit(as_other, recipient) == 202
 
 
-@contextlib.contextmanager
-def api_processes(settings: Settings, count: int) -> Iterator[list[str]]:
-    """``count`` ``herald api`` processes on the settings' database; their base URLs."""
-    with contextlib.ExitStack() as running:
-        urls = []
-        for _ in range(count):
-            port = free_port()
-            running.enter_context(herald_process("api", settings, HERALD_API_PORT=str(port)))
-            urls.append(f"http://{settings.api_host}:{port}")
-        yield urls
-
-
 async def test_two_api_processes_share_one_budget(stack: Stack, recipient: str) -> None:
     tenant = await new_tenant(
         stack.api, "messages:write", rate_limit_per_second=0.05, rate_limit_burst=4
     )
     headers = {"Authorization": f"Bearer {tenant.key}"}
-    with api_processes(stack.settings, 2) as urls:
+    with herald_processes("api", stack.settings, 2) as apis:
         async with (
-            httpx.AsyncClient(base_url=urls[0], headers=headers) as first,
-            httpx.AsyncClient(base_url=urls[1], headers=headers) as second,
+            httpx.AsyncClient(base_url=str(apis[0].url), headers=headers) as first,
+            httpx.AsyncClient(base_url=str(apis[1].url), headers=headers) as second,
         ):
             for client in (first, second):
                 await wait_until_answering(client)

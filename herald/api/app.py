@@ -63,7 +63,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.require_database_url())
+        engine = create_engine(
+            settings.require_database_url(), pool_size=settings.database_pool_size
+        )
         sessions = session_factory(engine)
         client = await connect(
             settings.temporal_address,

@@ -49,9 +49,11 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 
 @asynccontextmanager
-async def sessions(database_url: str, *, pre_ping: bool = True) -> AsyncIterator[SessionFactory]:
+async def sessions(
+    database_url: str, *, pool_size: int = 10, pre_ping: bool = True
+) -> AsyncIterator[SessionFactory]:
     """An engine for the duration of the block, disposed of afterwards."""
-    engine = create_engine(database_url, pre_ping=pre_ping)
+    engine = create_engine(database_url, pool_size=pool_size, pre_ping=pre_ping)
     try:
         yield session_factory(engine)
     finally:

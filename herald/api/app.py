@@ -22,6 +22,7 @@ from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
 from herald.api.routes import (
     acks,
     api_keys,
+    caller,
     changes,
     circuit_breakers,
     dead_letters,
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
         metrics,
         tenants,
         api_keys,
+        caller,
     ):
         v1.include_router(routes.router)
     v1.include_router(webhooks.router)

@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dev test lint format bench clean
+.PHONY: install browser dev test lint format bench clean
 
 install: $(STAMP)
 
@@ -19,7 +21,14 @@ $(STAMP): pyproject.toml
 dev: install
 	$(BIN)/herald dev
 
-test: install
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download
+# needs the network): installed once, when missing.
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the console's browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

@@ -34,6 +34,7 @@ from herald.api.routes import (
     webhooks,
 )
 from herald.api.services import Services
+from herald.console import router as console_router
 from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
 from herald.core.metrics import RefreshedSummary
@@ -121,4 +122,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(metrics.exposition_router)
+    app.include_router(console_router)
     return app

@@ -49,6 +49,7 @@ export function number(value, digits = 0) {
 export function duration(ms) {
   if (ms === null || ms === undefined) return "—";
   if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10000) return `${Number((ms / 1000).toFixed(2))} s`;
   if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
   return `${(ms / 60000).toFixed(1)} min`;
 }

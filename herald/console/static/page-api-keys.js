@@ -4,8 +4,8 @@ import { h, fill } from "./dom.js";
 import { seg } from "./api.js";
 import { tenantSelect } from "./page-suppressions.js";
 import {
-  alertBox, badge, button, card, confirmDialog, field, mono, pageHeader, problemText, secretBox,
-  statusLine, table, when,
+  alertBox, badge, button, card, confirmDialog, field, mono, pageHeader, perform, problemText,
+  secretBox, statusLine, table, when,
 } from "./ui.js";
 
 const SCOPES = [
@@ -61,13 +61,7 @@ export async function render(ctx) {
       confirm: "Yes, revoke",
     });
     if (!sure) return;
-    try {
-      await ctx.api.delete(`/v1/api-keys/${seg(k.id)}`);
-      outcome.say(`${k.name} (${k.prefix}…) is revoked.`);
-    } catch (error) {
-      outcome.say(problemText(error), "bad");
-    }
-    await load();
+    await perform(outcome, () => ctx.api.delete(`/v1/api-keys/${seg(k.id)}`), `${k.name} (${k.prefix}…) is revoked.`, load);
   }
 
   const form = h(

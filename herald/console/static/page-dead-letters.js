@@ -5,16 +5,11 @@ import { seg } from "./api.js";
 import { words } from "./format.js";
 import { messageLink } from "./page-messages.js";
 import {
-  alertBox, badge, button, card, confirmDialog, field, mono, pageHeader, pager, problemText,
+  alertBox, badge, button, card, confirmDialog, field, hashOf, mono, pageHeader, pager, problemText,
   select, table, when,
 } from "./ui.js";
 
 const FAILURE_CLASSES = ["transient", "recoverable", "permanent", "expired"];
-
-function filterHash(params) {
-  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString();
-  return `#/dead-letters${query ? `?${query}` : ""}`;
-}
 
 /** What each id's action did, as a table. */
 function resultsCard(action, results) {
@@ -54,7 +49,7 @@ export async function render(ctx) {
       role: "search",
       onsubmit: (event) => {
         event.preventDefault();
-        ctx.go(filterHash({ failure_class: classSelect.value, recipient: recipientInput.value.trim() }));
+        ctx.go(hashOf("dead-letters", { failure_class: classSelect.value, recipient: recipientInput.value.trim() }));
       },
     },
     field("Failure class", classSelect),
@@ -165,7 +160,7 @@ export async function render(ctx) {
     fill(
       list,
       table(columns, found.items, { empty: "No dead letter. Every message is on its way or settled.", caption: "Dead letters" }),
-      pager(found, (next) => ctx.go(filterHash({ failure_class: failureClass, recipient, page: String(next) }))),
+      pager(found, (next) => ctx.go(hashOf("dead-letters", { failure_class: failureClass, recipient, page: String(next) }))),
     );
   }
 

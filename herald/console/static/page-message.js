@@ -5,7 +5,7 @@ import { h, fill } from "./dom.js";
 import { seg } from "./api.js";
 import { duration, time, words } from "./format.js";
 import {
-  alertBox, badge, button, card, confirmDialog, facts, mono, pageHeader, problemText,
+  alertBox, badge, button, card, confirmDialog, facts, mono, pageHeader, perform, problemText,
   statusLine, table, when,
 } from "./ui.js";
 
@@ -111,15 +111,8 @@ export async function render(ctx) {
     return { m, attempts: attempts.items, sends: sends.items };
   };
 
-  const act = async (label, call) => {
-    try {
-      const result = await call();
-      outcome.say(`${label}: ${words(result?.outcome ?? "done")}.`);
-    } catch (error) {
-      outcome.say(`${label} refused: ${problemText(error)}`, "bad");
-    }
-    await refresh();
-  };
+  const act = (label, call) =>
+    perform(outcome, call, (result) => `${label}: ${words(result?.outcome ?? "done")}.`, refresh);
 
   const actions = (m) =>
     [

@@ -3,7 +3,7 @@
 import { h, fill } from "./dom.js";
 import { seg } from "./api.js";
 import { shortId } from "./format.js";
-import { alertBox, badge, card, field, mono, pageHeader, pager, select, table, when } from "./ui.js";
+import { alertBox, badge, card, field, hashOf, mono, pageHeader, pager, select, table, when } from "./ui.js";
 
 export const STATUSES = [
   "scheduled", "pending", "queued", "sending", "retrying", "awaiting_ack", "delivered",
@@ -14,12 +14,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A link to a message's page, showing the start of its id. */
 export function messageLink(id) {
   return h("a", { href: `#/messages/${seg(id)}`, class: "mono", title: id }, shortId(id));
-}
-
-function searchHash(params) {
-  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v));
-  const text = query.toString();
-  return `#/messages${text ? `?${text}` : ""}`;
 }
 
 export async function render(ctx) {
@@ -47,7 +41,7 @@ export async function render(ctx) {
           ctx.go(`#/messages/${seg(id.toLowerCase())}`);
           return;
         }
-        ctx.go(searchHash({ recipient: recipientInput.value.trim(), status: statusSelect.value, priority: prioritySelect.value }));
+        ctx.go(hashOf("messages", { recipient: recipientInput.value.trim(), status: statusSelect.value, priority: prioritySelect.value }));
       },
     },
     field("Message id", idInput),
@@ -80,7 +74,7 @@ export async function render(ctx) {
     fill(
       results,
       table(columns, found.items, { empty: "No message matches.", caption: "Messages" }),
-      pager(found, (next) => ctx.go(searchHash({ recipient, status, priority, page: String(next) }))),
+      pager(found, (next) => ctx.go(hashOf("messages", { recipient, status, priority, page: String(next) }))),
     );
   } catch (error) {
     fill(results, alertBox(error));

@@ -61,49 +61,16 @@ function charts(samples, now) {
   const series = (label, pick) => ({ label, values: samples.map(({ at, metrics }) => [at, pick(metrics)]) });
   // The charts span the history kept so far (at least a minute), up to its full length.
   const spanMs = Math.min(HISTORY_MS, Math.max(60000, now - (samples[0]?.at ?? now)));
+  const specs = [
+    ["Throughput (delivered per second)", [series("messages/s", (m) => m.messages_per_second)], compact],
+    ["Processing time", [series("mean", (m) => m.average_processing_time_ms)], duration],
+    ["Queue depth by priority", PRIORITIES.map((p) => series(p, (m) => m.queue_depth[p] ?? 0)), compact],
+    ["Retry and failure rates", [series("retries", (m) => m.retry_rate), series("failures", (m) => m.failure_rate)], percent],
+  ];
   return h(
     "div",
     { class: "charts" },
-    card(
-      null,
-      lineChart({
-        title: "Throughput (delivered per second)",
-        series: [series("messages/s", (m) => m.messages_per_second)],
-        spanMs,
-        now,
-        format: compact,
-      }),
-    ),
-    card(
-      null,
-      lineChart({
-        title: "Processing time",
-        series: [series("mean", (m) => m.average_processing_time_ms)],
-        spanMs,
-        now,
-        format: duration,
-      }),
-    ),
-    card(
-      null,
-      lineChart({
-        title: "Queue depth by priority",
-        series: PRIORITIES.map((p) => series(p, (m) => m.queue_depth[p] ?? 0)),
-        spanMs,
-        now,
-        format: compact,
-      }),
-    ),
-    card(
-      null,
-      lineChart({
-        title: "Retry and failure rates",
-        series: [series("retries", (m) => m.retry_rate), series("failures", (m) => m.failure_rate)],
-        spanMs,
-        now,
-        format: percent,
-      }),
-    ),
+    specs.map(([title, lines, format]) => card(null, lineChart({ title, series: lines, spanMs, now, format }))),
   );
 }
 

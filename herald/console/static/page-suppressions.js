@@ -2,7 +2,7 @@
 
 import { h, fill } from "./dom.js";
 import { seg } from "./api.js";
-import { alertBox, button, card, field, mono, pageHeader, pager, problemText, select, statusLine, table, when } from "./ui.js";
+import { alertBox, button, card, field, mono, pageHeader, pager, perform, select, statusLine, table, when } from "./ui.js";
 
 /** The tenant choice of an admin's form: the picked tenant first, else `default`. */
 export function tenantSelect(ctx, id) {
@@ -48,15 +48,13 @@ export async function render(ctx) {
     }
   }
 
-  async function remove(x) {
-    try {
-      await ctx.api.delete(`/v1/suppressions/${seg(x.recipient)}`, ctx.admin ? { tenant: x.tenant_id } : {});
-      outcome.say(`${x.recipient} may be messaged again.`);
-    } catch (error) {
-      outcome.say(problemText(error), "bad");
-    }
-    await load();
-  }
+  const remove = (x) =>
+    perform(
+      outcome,
+      () => ctx.api.delete(`/v1/suppressions/${seg(x.recipient)}`, ctx.admin ? { tenant: x.tenant_id } : {}),
+      `${x.recipient} may be messaged again.`,
+      load,
+    );
 
   const form = h(
     "form",
@@ -65,19 +63,21 @@ export async function render(ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         const recipient = recipientInput.value.trim();
-        try {
-          const reason = reasonInput.value.trim();
-          const added = await ctx.api.put(
-            `/v1/suppressions/${seg(recipient)}`,
-            reason ? { reason } : undefined,
-            tenantChoice ? { tenant: tenantChoice.value } : {},
-          );
-          outcome.say(`${added.recipient} is suppressed: its messages end suppressed, never sent.`);
-          recipientInput.value = reasonInput.value = "";
-        } catch (error) {
-          outcome.say(problemText(error), "bad");
-        }
-        await load();
+        const reason = reasonInput.value.trim();
+        await perform(
+          outcome,
+          async () => {
+            const added = await ctx.api.put(
+              `/v1/suppressions/${seg(recipient)}`,
+              reason ? { reason } : undefined,
+              tenantChoice ? { tenant: tenantChoice.value } : {},
+            );
+            recipientInput.value = reasonInput.value = "";
+            return added;
+          },
+          (added) => `${added.recipient} is suppressed: its messages end suppressed, never sent.`,
+          load,
+        );
       },
     },
     field("Recipient", recipientInput),

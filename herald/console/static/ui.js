@@ -216,3 +216,20 @@ export function secretBox(title, value, text) {
     ),
   );
 }
+
+/** A view's address with its query: `hashOf("messages", {status: "queued"})`. */
+export function hashOf(path, params) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, value]) => value)).toString();
+  return `#/${path}${query ? `?${query}` : ""}`;
+}
+
+/** Run an action, say on `line` how it went (`success` may read its answer), then `after()`. */
+export async function perform(line, call, success, after) {
+  try {
+    const answer = await call();
+    line.say(typeof success === "function" ? success(answer) : success);
+  } catch (error) {
+    line.say(problemText(error), "bad");
+  }
+  await after?.();
+}

@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser dev test lint format bench clean
+.PHONY: install browser dev test lint format bench screenshots clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# docs/console-overview.png and docs/console-message.png, from a minute of simulated traffic.
+screenshots: install browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/console_screenshots.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from herald.activities.breaker import ProviderBreaker
 from herald.activities.delivery import DeliveryActivities
+from herald.activities.housekeeping import HousekeepingActivities
 from herald.activities.projection import MessageProjection
 from herald.activities.providers import HttpProvider
 from herald.activities.webhooks import WebhookActivities, webhook_http_client
@@ -21,8 +22,10 @@ from herald.core.metrics import logging_metrics
 from herald.core.outcomes import webhook_task_queue
 from herald.core.settings import Settings
 from herald.core.temporal import connect, prometheus_runtime
+from herald.core.tracing import Tracing
 from herald.operations.webhooks import webhook_policy
 from herald.workflows.delivery import MessageDelivery
+from herald.workflows.housekeeping import Housekeeping
 from herald.workflows.sequence import RecipientSequence
 from herald.workflows.webhooks import WebhookSend
 
@@ -39,20 +42,27 @@ rest through ``imports_passed_through``), so the sandbox does not re-import them
 workflow run: that re-import was a large part of the worker's CPU per message."""
 
 
-def build_worker(client: Client, settings: Settings, activities: DeliveryActivities) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: DeliveryActivities,
+    housekeeping: HousekeepingActivities,
+) -> Worker:
     """At most ``max_concurrent_deliveries`` deliveries at once in this worker, and at most
-    ``provider_max_per_second`` per second across all workers (enforced by the server)."""
+    ``provider_max_per_second`` per second across all workers (enforced by the server).
+    Housekeeping runs here too: its batches are rare and short."""
     pace = settings.provider_max_per_second
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[MessageDelivery, RecipientSequence],
+        workflows=[MessageDelivery, RecipientSequence, Housekeeping],
         activities=[
             activities.deliver,
             activities.record_transition,
             activities.first_open_sequence_number,
             activities.workflow_is_open,
             activities.reprioritize,
+            housekeeping.purge,
         ],
         max_concurrent_activities=settings.max_concurrent_deliveries,
         workflow_runner=WORKFLOW_RUNNER,
@@ -85,12 +95,13 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def http_provider(settings: Settings, client: httpx.AsyncClient) -> HttpProvider:
+def http_provider(settings: Settings, client: httpx.AsyncClient, tracing: Tracing) -> HttpProvider:
     return HttpProvider(
         client,
         settings.effective_provider_url,
         settings.require_provider_secret(),
         settings.provider_timeout_seconds,
+        tracing.tracer,
     )
 
 
@@ -104,17 +115,21 @@ def sdk_runtime(settings: Settings) -> Runtime | None:
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled; cancelling shuts the worker down gracefully. Logs the metrics
     summary every ``HERALD_METRICS_LOG_INTERVAL_SECONDS`` meanwhile."""
-    client = await connect(
-        settings.temporal_address, settings.temporal_namespace, runtime=sdk_runtime(settings)
-    )
     async with (
+        Tracing.from_settings(settings, "herald-worker") as tracing,
         # Activities retry on a dead connection, so no ping on every checkout.
         sessions(settings.require_database_url(), pre_ping=False) as session_factory,
         http_client(settings) as http,
         webhook_http_client() as webhook_http,
         logging_metrics(session_factory, settings),
     ):
-        provider = http_provider(settings, http)
+        client = await connect(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            runtime=sdk_runtime(settings),
+            interceptors=tracing.temporal_interceptors(),
+        )
+        provider = http_provider(settings, http, tracing)
         breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)
         activities = DeliveryActivities(
             MessageProjection(session_factory), provider, breaker, webhook_policy(settings)
@@ -125,7 +140,7 @@ async def run_worker(settings: Settings) -> None:
             allow_private_networks=settings.webhooks_allow_private_networks,
         )
         workers = [
-            build_worker(client, settings, activities),
+            build_worker(client, settings, activities, HousekeepingActivities(session_factory)),
             build_webhook_worker(client, settings, webhook_activities),
         ]
         log.info(

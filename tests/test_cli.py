@@ -51,6 +51,7 @@ def test_migrate_is_idempotent(
         result = herald("migrate", cwd=tmp_path, **env)
         assert result.returncode == 0, result.stderr
         assert "search attributes registered" in result.stderr
+        assert "housekeeping schedule 'herald-housekeeping' is up to date" in result.stderr
 
 
 @pytest.mark.parametrize("settings_overrides", [{"api_key_cache_seconds": 0}])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio import activity
@@ -102,7 +102,7 @@ class Harness:
         self, policy: DeliveryPolicy = POLICY, valid_for: float = 3600
     ) -> WorkflowHandle[MessageDelivery, MessageStatus]:
         message_id = str(uuid.uuid4())
-        expires_at = time.time() + valid_for
+        expires_at = datetime.now(UTC) + timedelta(seconds=valid_for)
         job = DeliveryJob(message_id, "+14155550123", Priority.NORMAL, policy, expires_at)
         return await self.client.start_workflow(
             MessageDelivery.run, job, id=f"message-{message_id}", task_queue=self.task_queue

@@ -173,19 +173,15 @@ async def test_herald_dev_keeps_the_api_access_log(
             await serving
 
 
-async def test_herald_dev_links_the_console_to_the_web_ui_it_starts(
-    tmp_path: Path, temporal_server: TemporalDevServer
-) -> None:
+async def test_herald_dev_links_the_console_to_the_web_ui_it_starts(tmp_path: Path) -> None:
     """The console's links to workflows need the Web UI's address: herald dev knows it when
     it starts the server (port + 1000), and leaves an existing server's to the setting."""
     port = free_port()
-    settings = Settings(_env_file=None, temporal_address=f"127.0.0.1:{port}", data_dir=tmp_path)
+    address = f"127.0.0.1:{port}"
+    settings = Settings(_env_file=None, temporal_address=address, data_dir=tmp_path)
     async with contextlib.AsyncExitStack() as stack:
         banner, ui_url = await _ensure_temporal(settings, stack)
-    assert banner == ui_url == f"http://127.0.0.1:{port + 1000}"
-
-    existing = Settings(_env_file=None, temporal_address=temporal_server.address)
-    async with contextlib.AsyncExitStack() as stack:
-        banner, ui_url = await _ensure_temporal(existing, stack)
-    assert ui_url is None
-    assert banner == f"existing server at {temporal_server.address}"
+        assert banner == ui_url == f"http://127.0.0.1:{port + 1000}"
+        banner, ui_url = await _ensure_temporal(settings, stack)  # now a server answers there
+        assert ui_url is None
+        assert banner == f"existing server at {address}"

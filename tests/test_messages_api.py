@@ -158,3 +158,16 @@ async def test_list_filters_and_pages(stack: Stack) -> None:
     assert [m["id"] for m in second["items"]] == [ids[0]]
     bad = await stack.api.get("/v1/messages", params={"page_size": 501})
     assert bad.status_code == 422
+
+
+async def test_a_recipient_with_an_unencoded_plus_is_found(stack: Stack) -> None:
+    """``?recipient=+1415...`` typed by a person: the ``+`` arrives as a space."""
+    message = await stack.submit(recipient="+14155550199")
+    for query in ("?recipient=+14155550199", "?recipient=%2B14155550199"):
+        page = await stack.api.get(f"/v1/messages{query}")
+        assert page.status_code == 200, page.text
+        assert message["id"] in [item["id"] for item in page.json()["items"]]
+    dead = await stack.api.get("/v1/dead-letters?recipient=+14155550199")
+    assert dead.status_code == 200
+    missing_plus = await stack.api.get("/v1/messages?recipient=14155550199")
+    assert missing_plus.status_code == 422

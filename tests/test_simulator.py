@@ -35,6 +35,7 @@ class AckServer:
     url: str
     acks: asyncio.Queue[tuple[list[str], bool]] = field(default_factory=asyncio.Queue)
     answers: list[int] = field(default_factory=list)
+    traceparents: list[str | None] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def _ack_app(recorder: AckServer) -> FastAPI:
             signed = True
         except InvalidSignature:
             signed = False
+        recorder.traceparents.append(request.headers.get("traceparent"))
         await recorder.acks.put((json.loads(body)["message_ids"], signed))
         status = recorder.answers.pop(0) if recorder.answers else 200
         return Response(status_code=status)
@@ -116,10 +118,13 @@ async def _deliver(
     *,
     idempotency_key: str | None = None,
     secret: str = SECRET,
+    traceparent: str | None = None,
 ) -> httpx.Response:
     """Signed as Herald signs: the ``webhook-id`` is the message id on every attempt."""
     body = json.dumps(payload).encode()
     headers = sign(secret, str(payload.get("id")), body)
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
     headers["Idempotency-Key"] = idempotency_key or str(payload.get("id"))
     headers["Content-Type"] = "application/json"
     return await client.post("/deliver", content=body, headers=headers)
@@ -166,6 +171,15 @@ async def test_accepted_delivery_is_acknowledged_with_a_signed_callback(
             assert await ack_server.acks.get() == ([message_id], True)
         stats = await _acks_settle(client, sent=1)
     assert stats["received"] == stats["accepted"] == 1
+
+
+async def test_the_ack_continues_the_deliverys_trace(ack_server: AckServer) -> None:
+    traceparent = f"00-{'ab' * 16}-{'cd' * 8}-01"
+    async with _simulator(_settings(ack_server.url)) as client:
+        assert (await _deliver(client, _delivery(), traceparent=traceparent)).status_code == 200
+        assert (await _deliver(client, _delivery())).status_code == 200
+        await _acks_settle(client, sent=2)
+    assert sorted(ack_server.traceparents, key=str) == [traceparent, None]
 
 
 async def test_ack_is_sent_after_the_configured_delay(ack_server: AckServer) -> None:

@@ -222,12 +222,7 @@ class MessageProjection:
                 status = await session.scalar(select(col(Message.status)).where(message))
                 return Reprioritized(False, MessageStatus(status or MessageStatus.PENDING))
         status, retry_count, next_retry_at = row
-        return Reprioritized(
-            True,
-            MessageStatus(status),
-            retry_count,
-            next_retry_at.timestamp() if next_retry_at is not None else None,
-        )
+        return Reprioritized(True, MessageStatus(status), retry_count, next_retry_at)
 
     async def first_open_sequence_number(self, line: Line) -> int | None:
         """The lowest sequence number of the recipient's strict messages still in its line:

@@ -9,6 +9,8 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
+from opentelemetry import propagate
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from herald.core import webhooks
 from herald.core.errors import (
@@ -55,15 +57,24 @@ class Provider(Protocol):
 
 
 class HttpProvider:
-    """POSTs to a gateway URL; the ``Idempotency-Key`` is the message id on every attempt."""
+    """POSTs to a gateway URL; the ``Idempotency-Key`` is the message id on every attempt.
+    Each call is a client span whose ``traceparent`` goes to the gateway (with tracing on)."""
 
     name = "http"
 
-    def __init__(self, client: httpx.AsyncClient, url: str, secret: str, timeout: float) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        secret: str,
+        timeout: float,
+        tracer: Tracer | None = None,
+    ) -> None:
         self._client = client
         self._url = url
         self._secret = secret
         self._timeout = timeout
+        self._tracer = tracer or NoOpTracer()
 
     async def send(self, message: OutboundMessage) -> Accepted:
         body = json.dumps(asdict(message)).encode()
@@ -72,17 +83,24 @@ class HttpProvider:
             "Idempotency-Key": message.id,
             **webhooks.sign(self._secret, message.id, body),
         }
-        try:
-            response = await self._client.post(
-                self._url, content=body, headers=headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException:
-            raise TransientDeliveryError(
-                f"provider did not answer within {self._timeout:g}s"
-            ) from None
-        except httpx.TransportError as err:
-            raise TransientDeliveryError(f"provider unreachable: {err!r}") from None
-        return _accepted(response)
+        with self._tracer.start_as_current_span(
+            "POST provider",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": "POST", "herald.message_id": message.id},
+        ) as span:
+            propagate.inject(headers)
+            try:
+                response = await self._client.post(
+                    self._url, content=body, headers=headers, timeout=self._timeout
+                )
+            except httpx.TimeoutException:
+                raise TransientDeliveryError(
+                    f"provider did not answer within {self._timeout:g}s"
+                ) from None
+            except httpx.TransportError as err:
+                raise TransientDeliveryError(f"provider unreachable: {err!r}") from None
+            span.set_attribute("http.response.status_code", response.status_code)
+            return _accepted(response)
 
 
 def _accepted(response: httpx.Response) -> Accepted:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from herald.api.auth import ApiKeyVerifier
+from herald.api.docs import install_offline_docs
 from herald.api.gate import RequestGate
 from herald.api.openapi import (
     FORBIDDEN,
@@ -18,7 +19,7 @@ from herald.api.openapi import (
     with_problem_schemas,
 )
 from herald.api.problems import install_problem_handlers
-from herald.api.prometheus import ApiMetrics, RequestMetricsMiddleware
+from herald.api.prometheus import ApiMetrics
 from herald.api.routes import (
     acks,
     api_keys,
@@ -34,12 +35,14 @@ from herald.api.routes import (
     webhooks,
 )
 from herald.api.services import Services
+from herald.api.telemetry import ObservedRequests
 from herald.console import router as console_router
 from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
 from herald.core.metrics import RefreshedSummary
 from herald.core.settings import Settings
 from herald.core.temporal import connect
+from herald.core.tracing import Tracing
 from herald.operations.outbox import OutboxRelay
 from herald.operations.ratelimit import RateLimits
 from herald.operations.tenants import TenantDirectory
@@ -58,12 +61,18 @@ class HeraldAPI(FastAPI):
 
 def create_app(settings: Settings) -> FastAPI:
     api_metrics = ApiMetrics()
+    tracing = Tracing.from_settings(settings, "herald-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.require_database_url())
         sessions = session_factory(engine)
-        client = await connect(settings.temporal_address, settings.temporal_namespace, lazy=True)
+        client = await connect(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            lazy=True,
+            interceptors=tracing.temporal_interceptors(),
+        )
         directory = TenantDirectory(sessions, settings.api_key_cache_seconds)
         workflows = WorkflowGateway(client, sessions, settings, directory)
         relay = OutboxRelay(sessions, workflows, settings.outbox_interval_seconds)
@@ -83,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
             rate_limits=RateLimits(engine, settings),
         )
         try:
-            async with supervised(relay.loop, gauges.loop):
+            async with tracing, supervised(relay.loop, gauges.loop):
                 yield
         finally:
             await engine.dispose()
@@ -93,7 +102,10 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Reliable one-way message delivery on Temporal",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(app)
     install_problem_handlers(app)
     app.add_middleware(
         RequestGate,
@@ -101,7 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
         protected_prefix=API_PREFIX,
         signed_paths=frozenset({f"{API_PREFIX}/messages/ack"}),
     )
-    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics)  # counts refusals too
+    # Outermost: refusals are counted and traced too.
+    app.add_middleware(ObservedRequests, metrics=api_metrics, tracer=tracing.tracer)
     v1 = APIRouter(
         prefix=API_PREFIX, responses=problem_responses(UNAUTHORIZED, FORBIDDEN, UNAVAILABLE)
     )

@@ -12,19 +12,17 @@ Two kinds of series:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald.core.metrics import MetricsSummary
 from herald.core.models import CircuitBreakerState
 
-__all__ = ["ApiMetrics", "RequestMetricsMiddleware"]
+__all__ = ["UNMATCHED_ROUTE", "ApiMetrics"]
 
 UNMATCHED_ROUTE = "unmatched"
 """The ``route`` label of a request no route matched: paths are not labels (unbounded)."""
@@ -148,46 +146,3 @@ def _labelled_gauge(
     for values, value in samples:
         gauge.add_metric(values, value)
     return gauge
-
-
-class RequestMetricsMiddleware:
-    """Counts and times every HTTP request by route template (pure ASGI)."""
-
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # unless a response starts: an unhandled error
-        started = time.perf_counter()
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = _route_template(scope)
-            self.metrics.observe(route, scope["method"], status, time.perf_counter() - started)
-
-
-def _route_template(scope: Scope) -> str:
-    """The matched route's path template (``/v1/messages/{message_id}``).
-
-    FastAPI's ``route.path`` leaves out the prefixes of the routers the route is included
-    through, so they are taken from the request path: all of it but the template's own
-    segments (each path parameter matches one segment; Herald has no ``:path`` ones).
-    """
-    route = scope.get("route")
-    if route is None:
-        return UNMATCHED_ROUTE
-    template: str = route.path
-    path: str = scope["path"]
-    prefix = path.rsplit("/", template.count("/"))[0]
-    return prefix + template

@@ -2,8 +2,10 @@
 
 Services: ``dev``, ``api``, ``worker``, ``simulator``, ``migrate`` (:mod:`herald.cli.services`).
 Administration, straight on the database: ``tenants create|list`` and
-``keys create|list|revoke`` (:mod:`herald.cli.admin`). Every subcommand reads the same
-settings (environment and ``.env``).
+``keys create|list|revoke`` (:mod:`herald.cli.admin`). Everyday operations over the API
+(:mod:`herald.cli.remote`): ``messages send|get|list|cancel``,
+``dead-letters list|requeue|discard``, ``webhooks list|create|delete``. Every subcommand
+reads the same settings (environment and ``.env``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from herald.cli import admin, services
+from herald.cli import admin, remote, services
 from herald.core.logs import configure_logging
 from herald.core.settings import get_settings
 
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     services.add_commands(commands)
     admin.add_commands(commands)
+    remote.add_commands(commands)
     return parser
 
 

@@ -6,7 +6,6 @@ would answer."""
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.cli.services import Subcommands
+from herald.cli.output import Subcommands, add_group, add_json_flag, show
 from herald.core.database import sessions
 from herald.core.errors import ProblemError
 from herald.core.models import ApiKeyCreate, TenantCreate
@@ -29,7 +28,7 @@ Operation = Callable[[AsyncSession, argparse.Namespace], Awaitable[Any]]
 
 
 def add_commands(commands: Subcommands) -> None:
-    tenants = _group(commands, "tenants", "manage tenants (the submitters sharing Herald)")
+    tenants = add_group(commands, "tenants", "manage tenants (the submitters sharing Herald)")
     create = tenants.add_parser("create", help="create a tenant")
     create.add_argument("id", help="a slug: lowercase letters, digits and dashes")
     create.add_argument("--name", required=True)
@@ -39,7 +38,7 @@ def add_commands(commands: Subcommands) -> None:
     _runs(create, _create_tenant, ["id", "name", "weight", "rate_limit_per_second"])
     _runs(tenants.add_parser("list", help="list the tenants"), _list_tenants, ["id", "name"])
 
-    keys = _group(commands, "keys", "manage API keys (shown once, stored as a hash)")
+    keys = add_group(commands, "keys", "manage API keys (shown once, stored as a hash)")
     create = keys.add_parser("create", help="create a key; prints it once")
     create.add_argument("--tenant", required=True, dest="tenant_id")
     create.add_argument("--name", required=True)
@@ -60,13 +59,8 @@ def add_commands(commands: Subcommands) -> None:
     _runs(revoke, _revoke_key, ["id", "tenant_id", "prefix", "revoked_at"])
 
 
-def _group(commands: Subcommands, name: str, summary: str) -> Subcommands:
-    parser = commands.add_parser(name, help=summary, description=summary)
-    return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-
 def _runs(parser: argparse.ArgumentParser, operation: Operation, columns: list[str]) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON, as the API answers")
+    add_json_flag(parser)
 
     async def run(settings: Settings, args: argparse.Namespace) -> None:
         async with sessions(settings.require_database_url()) as factory, factory() as session:
@@ -76,12 +70,7 @@ def _runs(parser: argparse.ArgumentParser, operation: Operation, columns: list[s
                 raise RuntimeError(_first_error(err)) from None
             except ProblemError as err:
                 raise RuntimeError(err.detail) from None
-        rows = [_plain(item) for item in (result if isinstance(result, list) else [result])]
-        print(
-            json.dumps(rows if isinstance(result, list) else rows[0], indent=2)
-            if args.json
-            else _table(rows, columns)
-        )
+        show(result, columns, args.json)
 
     parser.set_defaults(run=run)
 
@@ -109,31 +98,6 @@ async def _list_keys(session: AsyncSession, args: argparse.Namespace) -> Sequenc
 
 async def _revoke_key(session: AsyncSession, args: argparse.Namespace) -> BaseModel:
     return await revoke_key(session, args.key_id)
-
-
-def _plain(model: BaseModel) -> dict[str, Any]:
-    plain: dict[str, Any] = model.model_dump(mode="json")
-    return plain
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """Aligned columns with a header; lists shown comma-separated, nothing as ``-``."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, list):
-            return ",".join(str(item) for item in value)
-        return "-" if value is None else str(value)
-
-    cells = [[cell(row.get(column)) for column in columns] for row in rows]
-    widths = [
-        max(len(text) for text in [column, *(line[i] for line in cells)])
-        for i, column in enumerate(columns)
-    ]
-    lines = [columns, *cells]
-    return "\n".join(
-        "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
 
 
 def _first_error(err: ValidationError) -> str:

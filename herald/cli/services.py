@@ -8,22 +8,22 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from herald.api.app import create_app
+from herald.cli.output import Subcommands
 from herald.core.database import migrate
+from herald.core.housekeeping import HOUSEKEEPING_SCHEDULE_ID
 from herald.core.settings import Settings
 from herald.core.temporal import connect, register_search_attributes
 from herald.devstack.dev import run_dev
 from herald.devstack.simulator import create_simulator_app
 from herald.lifecycle import asgi_server, serve, until_signal
+from herald.operations.housekeeping import ensure_housekeeping_schedule
 from herald.worker import run_worker
 
-__all__ = ["Command", "Subcommands", "add_commands"]
+__all__ = ["Command", "add_commands"]
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[None]]
-Subcommands = Any
-"""What ``ArgumentParser.add_subparsers`` answers (a private argparse type)."""
 
 logger = logging.getLogger("herald")
 
@@ -56,6 +56,8 @@ async def _migrate(settings: Settings, _args: argparse.Namespace) -> None:
         settings.temporal_namespace,
         settings.temporal_address,
     )
+    await ensure_housekeeping_schedule(client, settings)
+    logger.info("housekeeping schedule %r is up to date", HOUSEKEEPING_SCHEDULE_ID)
 
 
 COMMANDS: dict[str, tuple[Command, str]] = {

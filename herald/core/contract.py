@@ -7,7 +7,7 @@ failure classes, the dataclasses that cross Temporal, and the retry maths (DESIG
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 __all__ = [
@@ -171,8 +171,8 @@ class DeliveryJob:
     recipient: str
     priority: Priority
     policy: DeliveryPolicy
-    expires_at: float
-    """POSIX time after which the message is no longer worth sending."""
+    expires_at: datetime
+    """When the message is no longer worth sending (an ISO 8601 time in the history)."""
     sequence_number: int | None = None
     """Set for strictly ordered messages: their place in the recipient's line."""
     waits_for_turn: bool = False
@@ -181,8 +181,8 @@ class DeliveryJob:
     tenant_id: str = DEFAULT_TENANT
     tenant_weight: float = 1.0
     """The tenant's share of capacity against other tenants, fixed at submit."""
-    send_at: float | None = None
-    """POSIX time before which a scheduled message is not sent."""
+    send_at: datetime | None = None
+    """Before this, a scheduled message is not sent."""
 
     @property
     def line(self) -> Line:
@@ -285,5 +285,4 @@ class Reprioritized:
     applied: bool
     status: MessageStatus
     retry_count: int = 0
-    next_retry_at: float | None = None
-    """POSIX time."""
+    next_retry_at: datetime | None = None

@@ -18,11 +18,17 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic import Field as PydanticField
-from sqlalchemy import Column, DateTime, Enum, Index, Text, text
+from sqlalchemy import BigInteger, Column, DateTime, Enum, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from herald.core.contract import DEFAULT_TENANT, FailureClass, MessageStatus, Priority
+from herald.core.contract import (
+    DEFAULT_TENANT,
+    TERMINAL_STATUSES,
+    FailureClass,
+    MessageStatus,
+    Priority,
+)
 from herald.core.scopes import Scope
 from herald.core.text import (
     MAX_METADATA_KEY_LENGTH,
@@ -36,6 +42,8 @@ from herald.core.text import (
 
 __all__ = [
     "DEFAULT_WEIGHT",
+    "E164",
+    "FINISHED_SQL",
     "TENANT_ID_PATTERN",
     "ApiKey",
     "ApiKeyCreate",
@@ -46,6 +54,7 @@ __all__ = [
     "AttemptPublic",
     "CircuitBreaker",
     "CircuitBreakerState",
+    "E164Query",
     "IdempotencyKey",
     "Message",
     "MessageCreate",
@@ -83,18 +92,29 @@ def normalize_e164(value: str) -> str:
 
 
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
-E164 = Annotated[
-    str,
-    AfterValidator(normalize_e164),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": E164_PATTERN,
-            "description": "A phone number in E.164 form, e.g. `+14155550123`; spaces, dots, "
-            "dashes and parentheses are accepted too, and removed",
-        }
-    ),
+E164_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": E164_PATTERN,
+        "description": "A phone number in E.164 form, e.g. `+14155550123`; spaces, dots, "
+        "dashes and parentheses are accepted too, and removed",
+    }
+)
+E164 = Annotated[str, AfterValidator(normalize_e164), E164_SCHEMA]
+
+
+def _plus_read_as_space(value: object) -> object:
+    """In a query string an unencoded ``+`` is a space: ``?recipient=+1415...`` arrives as
+    `` 1415...``. A number cannot start with a space, so it is read as the ``+``."""
+    if isinstance(value, str) and value[:1] == " " and value.strip()[:1].isdigit():
+        return "+" + value.strip()
+    return value
+
+
+E164Query = Annotated[
+    str, BeforeValidator(_plus_read_as_space), AfterValidator(normalize_e164), E164_SCHEMA
 ]
+"""A number in a query parameter, where people leave the ``+`` unencoded."""
 
 
 def stored_as_text(enum: type[StrEnum], length: int) -> Enum:
@@ -117,6 +137,13 @@ class MessageBase(SQLModel):
     priority: Priority = Field(default=Priority.NORMAL, sa_type=stored_as_text(Priority, 8))
 
 
+FINISHED_SQL = "status IN ({})".format(
+    ", ".join(sorted(f"'{status.value}'" for status in TERMINAL_STATUSES))
+)
+"""The condition of a finished message in SQL: the partial index housekeeping reads, and
+its query, which must name the statuses literally for the planner to use that index."""
+
+
 class Message(MessageBase, table=True):
     """System of record for a message; activities keep it current at every transition."""
 
@@ -129,6 +156,11 @@ class Message(MessageBase, table=True):
             "ix_messages_delivered_at",
             "delivered_at",
             postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_finished_updated_at",
+            "updated_at",
+            postgresql_where=text(FINISHED_SQL),
         ),
     )
 
@@ -268,6 +300,10 @@ class IdempotencyKey(SQLModel, table=True):
     ``expires_at``: two tenants using one key get two messages."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+        Index("ix_idempotency_keys_message_id", "message_id"),
+    )
 
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
     key: str = Field(primary_key=True, max_length=255)
@@ -312,7 +348,7 @@ class RecipientSequence(SQLModel, table=True):
 
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
     recipient: str = Field(primary_key=True, max_length=16)
-    last_sequence_number: int = 0
+    last_sequence_number: int = Field(default=0, sa_type=BigInteger)
 
 
 DEFAULT_WEIGHT = 1.0
@@ -431,7 +467,7 @@ class Attempt(SQLModel, table=True):
     __tablename__ = "attempts"
     __table_args__ = (Index("ix_attempts_message_id_id", "message_id", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     message_id: uuid.UUID = Field(foreign_key="messages.id")
     attempt: int
     started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     only); ``herald dev`` sets it to the UI it starts. Unset: no links."""
     task_queue: str = "herald"
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_url: str | None = None
+    """Where the ``herald messages|dead-letters|webhooks`` commands reach the API; unset:
+    ``http://HERALD_API_HOST:HERALD_API_PORT``."""
+    api_key: str | None = None
+    """The key those commands use; unset: the first of ``HERALD_API_KEYS``, else the one
+    ``herald dev`` keeps in ``HERALD_DATA_DIR``."""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -93,6 +99,17 @@ class Settings(BaseSettings):
     webhooks_allow_private_networks: bool = False
     """Send webhooks to loopback, private and other non-public addresses too (``herald dev``
     turns it on unless set): off, an endpoint whose host resolves to one is refused."""
+    message_retention_days: float = Field(default=30.0, gt=0)
+    """Finished messages (with their attempts) and webhook sends older than this are purged
+    by the housekeeping Schedule."""
+    housekeeping_interval_minutes: float = Field(default=60.0, gt=0)
+    housekeeping_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    )
+    """OpenTelemetry's own variable (no ``HERALD_`` prefix): the OTLP/HTTP collector traces go
+    to (``<endpoint>/v1/traces``); unset: tracing is off."""
     metrics_log_interval_seconds: float = Field(default=60.0, gt=0)
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     """How often each API process recomputes the gauges of ``GET /metrics`` from PostgreSQL

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.common import Priority as TaskPriority
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -22,6 +24,7 @@ __all__ = [
     "connect",
     "delivery_priority",
     "message_search_attributes",
+    "message_summary",
     "prometheus_runtime",
     "register_search_attributes",
     "workflow_priority",
@@ -43,6 +46,20 @@ def message_search_attributes(
             SearchAttributePair(RECIPIENT, recipient),
             SearchAttributePair(MESSAGE_PRIORITY, priority.value),
         ]
+    )
+
+
+def message_summary(job: DeliveryJob) -> str:
+    """The one line the Web UI shows for a message's workflow (its static summary)."""
+    order = (
+        f"strict, #{job.sequence_number} of {job.line.workflow_id}"
+        if job.sequence_number is not None
+        else "best effort"
+    )
+    scheduled = f" · scheduled for {job.send_at.isoformat()}" if job.send_at else ""
+    return (
+        f"To {job.recipient} · {job.priority.value} priority · {order} · tenant "
+        f"{job.tenant_id}{scheduled}"
     )
 
 
@@ -70,12 +87,19 @@ def delivery_priority(job: DeliveryJob) -> TaskPriority:
 
 
 async def connect(
-    address: str, namespace: str, *, lazy: bool = False, runtime: Runtime | None = None
+    address: str,
+    namespace: str,
+    *,
+    lazy: bool = False,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """Connect to Temporal; ``lazy`` defers the connection to the first call, so a process
     can start while the server is still down. ``runtime``: the SDK's (its telemetry), when
-    not the default one."""
-    return await Client.connect(address, namespace=namespace, lazy=lazy, runtime=runtime)
+    not the default one; ``interceptors`` apply to the client's calls and to its workers."""
+    return await Client.connect(
+        address, namespace=namespace, lazy=lazy, runtime=runtime, interceptors=interceptors
+    )
 
 
 def prometheus_runtime(host: str, port: int) -> Runtime:

@@ -67,6 +67,7 @@ class WebhookSend(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_sends_event_id_endpoint_id"),
         Index("ix_webhook_sends_endpoint_id_created_at", "endpoint_id", "created_at"),
+        Index("ix_webhook_sends_created_at", "created_at"),
         Index("ix_webhook_sends_message_id_created_at", "message_id", "created_at"),
     )
 

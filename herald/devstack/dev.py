@@ -30,6 +30,7 @@ from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.simulator import create_simulator_app
 from herald.devstack.temporal import TemporalDevServer, split_address, temporal_answers
 from herald.lifecycle import HostedServer, asgi_server, serve, until_signal
+from herald.operations.housekeeping import ensure_housekeeping_schedule
 from herald.worker import run_worker
 
 __all__ = ["POSTGRES_PORT", "Started", "run_dev", "serve_all"]
@@ -127,8 +128,9 @@ def _postgres_port() -> int:
 
 async def _ensure_temporal(settings: Settings, stack: AsyncExitStack) -> tuple[str, str | None]:
     """Use the Temporal server at the configured address, or start a dev server there; then
-    register the search attributes. Returns what the banner says about the Web UI, and the
-    UI's address when this run started it (for the console's links)."""
+    register the search attributes and the housekeeping Schedule. Returns what the banner
+    says about the Web UI, and the UI's address when this run started it (for the console's
+    links)."""
     address, namespace = settings.temporal_address, settings.temporal_namespace
     ui_url = None
     if await temporal_answers(address, namespace, timeout=0):
@@ -148,6 +150,7 @@ async def _ensure_temporal(settings: Settings, stack: AsyncExitStack) -> tuple[s
         ui = ui_url or f"none (server at {address})"
     client = await connect(address, namespace)
     await register_search_attributes(client, namespace)
+    await ensure_housekeeping_schedule(client, settings)
     return ui, ui_url
 
 

@@ -27,6 +27,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.context import Context
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from herald.core import webhooks
@@ -140,7 +143,7 @@ class _Simulator:
         delivery, webhook_id = parsed
         if self._latency > 0:
             await asyncio.sleep(self._latency)
-        return self._answer(delivery, webhook_id)
+        return self._answer(delivery, webhook_id, propagate.extract(request.headers))
 
     async def stats(self) -> dict[str, int]:
         """The counters, plus the acknowledgments still to be sent."""
@@ -162,7 +165,7 @@ class _Simulator:
             return _problem(422, "Invalid delivery", "the body is malformed", errors=errors)
         return delivery, request.headers[webhooks.ID_HEADER].strip()
 
-    def _answer(self, delivery: DeliveryRequest, webhook_id: str) -> JSONResponse:
+    def _answer(self, delivery: DeliveryRequest, webhook_id: str, trace: Context) -> JSONResponse:
         """Replay an accepted webhook id, or draw a fresh outcome. No ``await``: the lookup
         and the store happen in one step, so concurrent repeats get the same answer."""
         provider_message_id = self._replay(webhook_id)
@@ -171,7 +174,7 @@ class _Simulator:
             if failure is not None:
                 return failure
             provider_message_id = self._accept(webhook_id)
-        self._schedule_ack(delivery.id)
+        self._schedule_ack(delivery.id, trace)
         return JSONResponse({"provider_message_id": provider_message_id})
 
     def _replay(self, webhook_id: str) -> str | None:
@@ -201,10 +204,15 @@ class _Simulator:
             self._accepted_ids.popitem(last=False)
         return provider_message_id
 
-    def _schedule_ack(self, message_id: str) -> None:
+    def _schedule_ack(self, message_id: str, trace: Context) -> None:
         """Acknowledge later, in the background (a replay acknowledges again: acks are
-        idempotent in Herald, and the first one may have been lost)."""
-        task = asyncio.create_task(self._acknowledge_later(message_id))
+        idempotent in Herald, and the first one may have been lost). The callback carries
+        the delivery's ``traceparent``, if it had one, so the ack joins the message's trace."""
+        token = otel_context.attach(trace)
+        try:
+            task = asyncio.create_task(self._acknowledge_later(message_id))
+        finally:
+            otel_context.detach(token)
         self._callbacks.add(task)
         task.add_done_callback(self._callbacks.discard)
 
@@ -236,6 +244,7 @@ class _Simulator:
             "Content-Type": "application/json",
             **webhooks.sign(self._gateway_secret, f"ack_{uuid.uuid4().hex}", body),
         }
+        propagate.inject(headers)
         try:
             response = await self._client.post(self._ack_url, content=body, headers=headers)
         except httpx.TransportError as exc:

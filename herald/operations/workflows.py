@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -39,7 +38,12 @@ from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
 from herald.core.outcomes import WebhookSendJob, webhook_task_queue, webhook_workflow_id
 from herald.core.settings import Settings
-from herald.core.temporal import RECIPIENT, message_search_attributes, workflow_priority
+from herald.core.temporal import (
+    RECIPIENT,
+    message_search_attributes,
+    message_summary,
+    workflow_priority,
+)
 from herald.operations.bounded import map_bounded
 from herald.operations.tenants import TenantDirectory
 from herald.operations.webhooks import webhook_policy
@@ -175,18 +179,17 @@ class WorkflowGateway:
 
     def _job(self, message: Message, tenant_weight: float) -> DeliveryJob:
         """The workflow's input; a scheduled message's validity runs from its ``send_at``."""
-        send_at = message.send_at.timestamp() if message.send_at is not None else None
-        valid_from = max(message.created_at.timestamp(), send_at or 0.0)
+        valid_from = max(message.created_at, message.send_at or message.created_at)
         return DeliveryJob(
             str(message.id),
             message.recipient,
             message.priority,
             self._policy,
-            valid_from + self._policy.validity_seconds,
+            valid_from + timedelta(seconds=self._policy.validity_seconds),
             message.sequence_number,
             tenant_id=message.tenant_id,
             tenant_weight=tenant_weight,
-            send_at=send_at,
+            send_at=message.send_at,
         )
 
     async def _start_alone(self, job: DeliveryJob) -> None:
@@ -199,6 +202,7 @@ class WorkflowGateway:
                 job.recipient, job.priority, _starting_status(job)
             ),
             priority=workflow_priority(job),
+            static_summary=message_summary(job),
             rpc_timeout=RPC_TIMEOUT,
         )
 
@@ -312,7 +316,7 @@ class WorkflowGateway:
 
 
 def _starting_status(job: DeliveryJob) -> MessageStatus:
-    if job.send_at is not None and job.send_at > time.time():
+    if job.send_at is not None and job.send_at > utcnow():
         return MessageStatus.SCHEDULED
     return MessageStatus.QUEUED
 

@@ -27,7 +27,7 @@ import builtins
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
     )
     from herald.core.errors import PermanentDeliveryError
+    from herald.core.explain import MessageView, explain
     from herald.core.outcomes import Recorded
     from herald.core.temporal import MESSAGE_PRIORITY, MESSAGE_STATUS, delivery_priority
     from herald.workflows.webhooks import start_webhook_sends
@@ -126,6 +127,8 @@ class MessageDelivery:
         self._attempt_pending = False
         self._reschedule: Reprioritized | None = None
         """A priority change the pending attempt must be withdrawn for."""
+        self._last_failure: str | None = None
+        self._dead_lettered_at: datetime | None = None
 
     @workflow.signal
     def acknowledge(self) -> None:
@@ -201,7 +204,8 @@ class MessageDelivery:
     @workflow.run
     async def run(self, job: DeliveryJob) -> MessageStatus:
         self._in_line = job.sequence_number is not None
-        status = await self._settle(datetime.fromtimestamp(job.expires_at, UTC))
+        self._explain()
+        status = await self._settle(job.expires_at)
         await self._leave_line()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return status
@@ -227,13 +231,14 @@ class MessageDelivery:
             expires_at = workflow.now() + timedelta(seconds=job.policy.validity_seconds)
         return status
 
-    async def _until_send_at(self, send_at: float) -> bool:
+    async def _until_send_at(self, send_at: datetime) -> bool:
         """A scheduled message waits for its time (its status ``scheduled``, as its start
         set it); False when it was canceled first."""
-        wait = datetime.fromtimestamp(send_at, UTC) - workflow.now()
+        wait = send_at - workflow.now()
         if wait <= timedelta(0):
             return True
         self._status = MessageStatus.SCHEDULED
+        self._explain()
         if await self._waited(lambda: False, wait) is None:
             return False
         recorded = await self._write(
@@ -303,6 +308,7 @@ class MessageDelivery:
             if await self._waited(lambda: self._acknowledged, ack_wait):
                 return await self._finish(MessageStatus.DELIVERED)
             reason = f"no acknowledgment within {policy.ack_timeout_seconds:g}s"
+            self._failed(f"transient: {reason}")
             if attempts >= policy.max_attempts:
                 return await self._dead_letter(reason, FailureClass.TRANSIENT, attempts)
             if await self._retry_after_ack_timeout(attempts, reason):
@@ -347,7 +353,7 @@ class MessageDelivery:
         if change.status != MessageStatus.RETRYING:
             return attempts
         if change.next_retry_at is not None:
-            rest = datetime.fromtimestamp(change.next_retry_at, UTC) - workflow.now()
+            rest = change.next_retry_at - workflow.now()
             await self._waited(lambda: False, rest)
         return change.retry_count + 1
 
@@ -441,6 +447,8 @@ class MessageDelivery:
         self, reason: str, failure_class: FailureClass, ack_timeout_attempt: int | None = None
     ) -> MessageStatus:
         job = self._job
+        self._dead_lettered_at = workflow.now()
+        self._failed(f"{failure_class.value}: {reason}")
         return await self._record(
             Transition(
                 job.message_id,
@@ -488,11 +496,32 @@ class MessageDelivery:
         return recorded
 
     def _set_status(self, status: MessageStatus) -> None:
-        """Track the status, and keep the ``MessageStatus`` search attribute current."""
+        """Track the status, and keep the ``MessageStatus`` search attribute and the Web UI's
+        current details up to date."""
         if status == self._status:
             return
         self._status = status
         workflow.upsert_search_attributes([MESSAGE_STATUS.value_set(status.value)])
+        self._explain()
+
+    def _failed(self, reason: str) -> None:
+        self._last_failure = reason
+        self._explain()
+
+    def _explain(self) -> None:
+        workflow.set_current_details(explain(self.status()))
+
+    @workflow.query
+    def status(self) -> MessageView:
+        """Where the message stands and what an operator can do next."""
+        job = self._job
+        retention_ends = None
+        if self._status == MessageStatus.DEAD_LETTERED and self._dead_lettered_at is not None:
+            retention = timedelta(seconds=job.policy.dead_letter_retention_seconds)
+            retention_ends = self._dead_lettered_at + retention
+        return MessageView(
+            job.message_id, self._status, self._last_failure, job.send_at, retention_ends
+        )
 
 
 def _describe(err: ActivityError) -> tuple[str, FailureClass]:

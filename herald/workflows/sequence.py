@@ -28,7 +28,11 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from herald.activities.delivery import DeliveryActivities
     from herald.core.contract import DeliveryJob, Line, SequenceState, workflow_id_for
-    from herald.core.temporal import message_search_attributes, workflow_priority
+    from herald.core.temporal import (
+        message_search_attributes,
+        message_summary,
+        workflow_priority,
+    )
     from herald.workflows.delivery import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, MessageDelivery
 
 __all__ = ["IDLE_TIMEOUT", "RecipientSequence"]
@@ -107,6 +111,7 @@ class RecipientSequence:
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 priority=workflow_priority(job),
                 search_attributes=message_search_attributes(job.recipient, job.priority),
+                static_summary=message_summary(job),
             )
         except WorkflowAlreadyStartedError:
             # Started by an earlier line: it is signalled its turn like any member (and counts

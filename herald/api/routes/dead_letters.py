@@ -38,7 +38,7 @@ from herald.api.schemas import (
     MessagePage,
 )
 from herald.core.contract import DeadLetterAction, FailureClass, MessageStatus
-from herald.core.models import E164, Message
+from herald.core.models import E164Query, Message
 from herald.operations.actions import raise_for_refusal, resolve_dead_letters
 
 __all__ = ["router"]
@@ -67,7 +67,7 @@ async def list_dead_letters(
     pagination: Annotated[Pagination, Depends()],
     sort: DeadLetterSort = DeadLetterSort.CREATED_AT_DESC,
     failure_class: FailureClass | None = None,
-    recipient: E164 | None = None,
+    recipient: E164Query | None = None,
     tenant: TenantQuery = None,
 ) -> MessagePage:
     """The caller's tenant's dead-lettered messages (an admin's: every tenant's, or

@@ -43,9 +43,9 @@ from herald.api.services import Services
 from herald.core.contract import MessageStatus, Priority
 from herald.core.errors import NotFound
 from herald.core.models import (
-    E164,
     Attempt,
     AttemptPublic,
+    E164Query,
     Message,
     MessagePublic,
     MessageSubmit,
@@ -239,7 +239,7 @@ async def list_messages(
     pagination: Annotated[Pagination, Depends()],
     sort: MessageSort = MessageSort.CREATED_AT_DESC,
     status: MessageStatus | None = None,
-    recipient: E164 | None = None,
+    recipient: E164Query | None = None,
     priority: Priority | None = None,
     tenant: TenantQuery = None,
 ) -> MessagePage:

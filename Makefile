@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dev test lint format bench clean
+.PHONY: install browser dev test lint format bench screenshots clean
 
 install: $(STAMP)
 
@@ -19,8 +21,19 @@ $(STAMP): pyproject.toml
 dev: install
 	$(BIN)/herald dev
 
-test: install
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download
+# needs the network): installed once, when missing.
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the console's browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install browser
 	$(BIN)/python -m pytest
+
+# docs/console-overview.png and docs/console-message.png, from a minute of simulated traffic.
+screenshots: install browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/console_screenshots.py
 
 lint: install
 	$(BIN)/ruff check .

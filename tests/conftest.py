@@ -14,7 +14,7 @@ from herald.devstack.ports import free_port
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
 
-pytest_plugins = ("tests.stack",)
+pytest_plugins = ("tests.stack", "tests.browser")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -173,7 +173,14 @@ async def acking(stack: Stack, ids: Iterable[str]) -> AsyncIterator[None]:
                         waiting.discard(message_id)
             await asyncio.sleep(0.2)
 
-    task = asyncio.create_task(ack_loop())
+    async with in_background(ack_loop()):
+        yield
+
+
+@asynccontextmanager
+async def in_background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``work`` for the block, then cancel it."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:

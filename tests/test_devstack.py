@@ -21,7 +21,7 @@ from temporalio.client import Client
 from herald.core import webhooks
 from herald.core.settings import Settings
 from herald.core.temporal import SEARCH_ATTRIBUTES
-from herald.devstack.dev import Started, serve_all
+from herald.devstack.dev import Started, _ensure_temporal, serve_all
 from herald.devstack.ports import free_port, port_is_free
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer, temporal_answers
@@ -171,3 +171,17 @@ async def test_herald_dev_keeps_the_api_access_log(
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+async def test_herald_dev_links_the_console_to_the_web_ui_it_starts(tmp_path: Path) -> None:
+    """The console's links to workflows need the Web UI's address: herald dev knows it when
+    it starts the server (port + 1000), and leaves an existing server's to the setting."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    settings = Settings(_env_file=None, temporal_address=address, data_dir=tmp_path)
+    async with contextlib.AsyncExitStack() as stack:
+        banner, ui_url = await _ensure_temporal(settings, stack)
+        assert banner == ui_url == f"http://127.0.0.1:{port + 1000}"
+        banner, ui_url = await _ensure_temporal(settings, stack)  # now a server answers there
+        assert ui_url is None
+        assert banner == f"existing server at {address}"

@@ -41,6 +41,8 @@ ERRORS: dict[tuple[str, str], set[int]] = {
     ("post", "/v1/messages/{message_id}/cancel"): V1 | ONE_MESSAGE | {409},
     ("patch", "/v1/messages/{message_id}"): V1 | ONE_MESSAGE | BODY | {409},
     ("get", "/v1/messages/{message_id}/attempts"): V1 | ONE_MESSAGE,
+    ("get", "/v1/messages/{message_id}/webhook-sends"): V1 | ONE_MESSAGE,
+    ("get", "/v1/me"): V1,
     ("put", "/v1/suppressions/{recipient}"): V1 | BODY | {404},
     ("get", "/v1/suppressions"): V1 | {422},
     ("delete", "/v1/suppressions/{recipient}"): V1 | {404, 422},

@@ -23,6 +23,7 @@ from herald.api.prometheus import ApiMetrics
 from herald.api.routes import (
     acks,
     api_keys,
+    caller,
     changes,
     circuit_breakers,
     dead_letters,
@@ -35,6 +36,7 @@ from herald.api.routes import (
 )
 from herald.api.services import Services
 from herald.api.telemetry import ObservedRequests
+from herald.console import router as console_router
 from herald.core.background import supervised
 from herald.core.database import create_engine, session_factory
 from herald.core.metrics import RefreshedSummary
@@ -128,10 +130,12 @@ def create_app(settings: Settings) -> FastAPI:
         metrics,
         tenants,
         api_keys,
+        caller,
     ):
         v1.include_router(routes.router)
     v1.include_router(webhooks.router)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(metrics.exposition_router)
+    app.include_router(console_router)
     return app

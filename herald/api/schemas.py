@@ -17,6 +17,8 @@ from herald.core.models import (
     SuppressionPublic,
     tenant_choice,
 )
+from herald.core.scopes import Scope
+from herald.core.webhook_models import WebhookSendToEndpoint
 from herald.operations.actions import (
     AckOutcome,
     AckResult,
@@ -40,6 +42,7 @@ __all__ = [
     "BatchItemResult",
     "BatchRequest",
     "BatchResult",
+    "Caller",
     "CancelOutcome",
     "CancelResult",
     "CircuitBreakerList",
@@ -51,6 +54,7 @@ __all__ = [
     "MetricsSummaryPublic",
     "Readiness",
     "SuppressionPage",
+    "WebhookSendList",
 ]
 
 MAX_IDS_PER_CALL = 1000
@@ -77,6 +81,12 @@ class AttemptList(BaseModel):
     """Every attempt of the message, oldest first."""
 
     items: list[AttemptPublic]
+
+
+class WebhookSendList(BaseModel):
+    """Every send of a message's outcome events, oldest first."""
+
+    items: list[WebhookSendToEndpoint]
 
 
 class MessageIds(BaseModel):
@@ -192,3 +202,17 @@ class MetricsSummaryPublic(BaseModel):
     circuit_breaker_state: dict[str, CircuitBreakerState] = Field(
         description="Each provider's breaker state now"
     )
+
+
+class Caller(BaseModel):
+    """The API key that asks: its tenant and what it may do."""
+
+    key_id: str = Field(description="The key's id (a bootstrap key's: `bootstrap-` and a hash)")
+    tenant_id: str
+    scopes: list[Scope] = Field(description="`admin` allows everything, for every tenant")
+    temporal_ui_url: str | None = Field(
+        description="The Temporal Web UI (`HERALD_TEMPORAL_UI_URL`), where each message is the "
+        "workflow `message-<id>`: admin keys only (the UI shows every tenant's workflows); "
+        "null for other keys, or when not configured"
+    )
+    temporal_namespace: str = Field(description="Herald's Temporal namespace")

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     again when busy, so a process holds at most twice this."""
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_ui_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    """The Temporal Web UI's base URL, for the console's links to workflows (admin keys
+    only); ``herald dev`` sets it to the UI it starts. Unset: no links."""
     task_queue: str = "herald"
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_url: str | None = None

@@ -28,6 +28,7 @@ __all__ = [
     "WebhookSend",
     "WebhookSendPublic",
     "WebhookSendState",
+    "WebhookSendToEndpoint",
 ]
 
 MAX_URL_LENGTH = 2000
@@ -67,6 +68,7 @@ class WebhookSend(SQLModel, table=True):
         UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_sends_event_id_endpoint_id"),
         Index("ix_webhook_sends_endpoint_id_created_at", "endpoint_id", "created_at"),
         Index("ix_webhook_sends_created_at", "created_at"),
+        Index("ix_webhook_sends_message_id_created_at", "message_id", "created_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -192,3 +194,11 @@ class WebhookEndpointDetail(WebhookEndpointPublic):
         description="Its most recent sends that failed: given up (`failed`), or `pending` "
         "after a failed attempt; newest first"
     )
+
+
+class WebhookSendToEndpoint(WebhookSendPublic):
+    """One outcome event of a message sent (or being sent) to one of its tenant's endpoints."""
+
+    endpoint_id: uuid.UUID
+    endpoint_url: str = PydanticField(description="Where it is POSTed")
+    endpoint_deleted: bool = PydanticField(description="The endpoint was deleted since")

@@ -71,7 +71,9 @@ async def _run(settings: Settings) -> None:
         else:
             database = make_url(settings.database_url).render_as_string(hide_password=True)
         await migrate(settings.require_database_url())
-        temporal_ui = await _ensure_temporal(settings, stack)
+        temporal_ui, ui_url = await _ensure_temporal(settings, stack)
+        if ui_url is not None and settings.temporal_ui_url is None:
+            settings = settings.model_copy(update={"temporal_ui_url": ui_url})
         await serve_all(settings, Started(database, temporal_ui))
 
 
@@ -124,13 +126,15 @@ def _postgres_port() -> int:
     return port
 
 
-async def _ensure_temporal(settings: Settings, stack: AsyncExitStack) -> str:
+async def _ensure_temporal(settings: Settings, stack: AsyncExitStack) -> tuple[str, str | None]:
     """Use the Temporal server at the configured address, or start a dev server there; then
     register the search attributes and the housekeeping Schedule. Returns what the banner
-    says about the Web UI."""
+    says about the Web UI, and the UI's address when this run started it (for the console's
+    links)."""
     address, namespace = settings.temporal_address, settings.temporal_namespace
+    ui_url = None
     if await temporal_answers(address, namespace, timeout=0):
-        ui = f"existing server at {address}"
+        ui = settings.temporal_ui_url or f"existing server at {address}"
     else:
         _, port = split_address(address)
         server = TemporalDevServer(
@@ -142,11 +146,12 @@ async def _ensure_temporal(settings: Settings, stack: AsyncExitStack) -> str:
         )
         stack.push_async_callback(server.stop)
         await server.start()
-        ui = server.ui_url or f"none (server at {address})"
+        ui_url = server.ui_url
+        ui = ui_url or f"none (server at {address})"
     client = await connect(address, namespace)
     await register_search_attributes(client, namespace)
     await ensure_housekeeping_schedule(client, settings)
-    return ui
+    return ui, ui_url
 
 
 async def serve_all(settings: Settings, started: Started) -> None:
@@ -203,6 +208,7 @@ def _banner(settings: Settings, started: Started) -> str:
     return f"""
 Herald is running. Ctrl-C stops it; state is kept in {settings.data_dir.resolve()}.
 
+  Console          {api}/console
   API docs         {api}/docs
   Temporal Web UI  {started.temporal_ui}
   PostgreSQL       {started.database}

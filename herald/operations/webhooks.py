@@ -23,6 +23,7 @@ from herald.core.webhook_models import (
     WebhookEndpointPublic,
     WebhookSend,
     WebhookSendPublic,
+    WebhookSendToEndpoint,
 )
 from herald.operations.keys import Principal
 
@@ -33,6 +34,7 @@ __all__ = [
     "delete_endpoint",
     "describe_endpoint",
     "list_endpoints",
+    "sends_of_message",
     "url_refusal",
     "webhook_policy",
 ]
@@ -139,6 +141,28 @@ async def describe_endpoint(
         **WebhookEndpointPublic.of(endpoint).model_dump(),
         failing_sends=[WebhookSendPublic.of(send) for send in failing],
     )
+
+
+async def sends_of_message(
+    session: AsyncSession, message_id: uuid.UUID
+) -> list[WebhookSendToEndpoint]:
+    """Every send of the message's outcome events, oldest first, with its endpoint (the
+    caller checked that it may see the message: its endpoints are its tenant's)."""
+    rows = await session.exec(
+        select(WebhookSend, WebhookEndpoint)
+        .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookSend.endpoint_id))
+        .where(col(WebhookSend.message_id) == message_id)
+        .order_by(col(WebhookSend.created_at), col(WebhookSend.id))
+    )
+    return [
+        WebhookSendToEndpoint(
+            **WebhookSendPublic.of(send).model_dump(),
+            endpoint_id=endpoint.id,
+            endpoint_url=endpoint.url,
+            endpoint_deleted=endpoint.deleted_at is not None,
+        )
+        for send, endpoint in rows
+    ]
 
 
 async def delete_endpoint(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.api.batches import accept_batch, enforce_batch_limit, refuse_repeated_keys
 from herald.api.deps import MessagesReader, MessagesWriter, ServicesDep, SessionDep
@@ -36,6 +37,7 @@ from herald.api.schemas import (
     BatchRequest,
     BatchResult,
     MessagePage,
+    WebhookSendList,
 )
 from herald.api.services import Services
 from herald.core.contract import MessageStatus, Priority
@@ -51,6 +53,7 @@ from herald.core.models import (
 )
 from herald.operations.idempotency import Draft, store_once
 from herald.operations.keys import Principal
+from herald.operations.webhooks import sends_of_message
 
 __all__ = ["router"]
 
@@ -184,10 +187,17 @@ async def get_message(
     message_id: uuid.UUID, session: SessionDep, principal: MessagesReader
 ) -> MessagePublic:
     """The message, if it is the caller's tenant's (another tenant's answers 404 too)."""
+    return MessagePublic.of(await visible_message(session, principal, message_id))
+
+
+async def visible_message(
+    session: AsyncSession, principal: Principal, message_id: uuid.UUID
+) -> Message:
+    """The message if the caller may see it; 404 for another tenant's, as for an unknown id."""
     message = await session.get(Message, message_id)
     if message is None or not principal.sees(message.tenant_id):
         raise NotFound(f"there is no message {message_id}")
-    return MessagePublic.of(message)
+    return message
 
 
 @router.get("/{message_id}/attempts", responses=problem_responses(NOT_FOUND, INVALID))
@@ -196,15 +206,23 @@ async def list_attempts(
 ) -> AttemptList:
     """Every delivery attempt, oldest first, with its outcome (`accepted`, `failed`,
     `deferred`, `ack_timeout`), HTTP status, duration and reason."""
-    message = await session.get(Message, message_id)
-    if message is None or not principal.sees(message.tenant_id):
-        raise NotFound(f"there is no message {message_id}")
+    await visible_message(session, principal, message_id)
     attempts = await session.exec(
         select(Attempt).where(col(Attempt.message_id) == message_id).order_by(col(Attempt.id))
     )
     return AttemptList(
         items=[AttemptPublic.model_validate(a, from_attributes=True) for a in attempts]
     )
+
+
+@router.get("/{message_id}/webhook-sends", responses=problem_responses(NOT_FOUND, INVALID))
+async def list_webhook_sends(
+    message_id: uuid.UUID, session: SessionDep, principal: MessagesReader
+) -> WebhookSendList:
+    """Every outcome webhook event of the message sent (or being sent) to its tenant's
+    endpoints, oldest first: the endpoint, the send's state, attempts and last answer."""
+    await visible_message(session, principal, message_id)
+    return WebhookSendList(items=await sends_of_message(session, message_id))
 
 
 class MessageSort(StrEnum):

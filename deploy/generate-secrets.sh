@@ -7,7 +7,7 @@
 # A file that exists is kept, so running it again never changes a password PostgreSQL's
 # volume already holds. The directory is private to you (0700); the files in it are 0644
 # because Compose bind-mounts them into containers that run as other users (postgres,
-# temporal, herald), which must be able to read them.
+# temporal, herald, grafana), which must be able to read them.
 set -eu
 
 dir=${1:-secrets}
@@ -42,3 +42,4 @@ write api_keys "$(random_hex 32)"
 # secret; the gateway signs its ack callbacks with the gateway secret.
 write provider_secret "whsec_$(random_base64 32)"
 write gateway_secret "whsec_$(random_base64 32)"
+write grafana_admin_password "$(random_hex 16)"

@@ -102,7 +102,7 @@ def test_every_herald_variable_of_the_stack_is_a_setting(services: Services) -> 
 def test_the_herald_services_share_the_herald_environment(
     compose: dict[str, Any], services: Services
 ) -> None:
-    assert {"postgres", "temporal", "temporal-ui"} <= set(services)
+    assert {"postgres", "temporal", "temporal-ui", "prometheus", "grafana"} <= set(services)
     shared = compose["x-herald-env"]
     for name in HERALD_SERVICES:
         assert services[name]["command"] == name
@@ -163,6 +163,9 @@ def test_secrets_come_from_files(compose: dict[str, Any], services: Services) ->
         assert set(services[role]["secrets"]) == needs, role
     assert environment(services["postgres"])["POSTGRES_PASSWORD_FILE"] == (
         SECRETS_IN + "postgres_password"
+    )
+    assert environment(services["grafana"])["GF_SECURITY_ADMIN_PASSWORD__FILE"] == (
+        SECRETS_IN + "grafana_admin_password"
     )
 
     broken = copy.deepcopy(compose)
@@ -266,27 +269,28 @@ def test_every_service_has_a_healthcheck_and_starts_after_what_it_needs(
     assert {"temporal", "temporal-namespace"} <= started_after(services, "temporal-ui")
     for name in ("api", "worker"):
         assert {"migrate", "temporal-namespace", "postgres"} <= started_after(services, name)
+    assert "prometheus" in started_after(services, "grafana")
     api_check = " ".join(services["api"]["healthcheck"]["test"])
     assert "/health/ready" in api_check
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
 
     broken = copy.deepcopy(services)
-    del broken["temporal-ui"]["healthcheck"]
+    del broken["prometheus"]["healthcheck"]
     broken["api"]["depends_on"]["migrate"]["condition"] = "service_started"
     broken["worker"]["depends_on"] = ["migrate"]
     assert start_order_problems(broken) == [
-        "temporal-ui has no healthcheck",
         "api should wait for migrate with service_completed_successfully",
         "worker: depends_on without conditions",
+        "prometheus has no healthcheck",
     ]
 
 
 def test_the_worker_scales(services: Services) -> None:
-    """``--scale worker=N``: no fixed name, no host port."""
+    """``--scale worker=N``: no fixed name, no host port; Prometheus finds each replica."""
     assert not [name for name, service in services.items() if "container_name" in service]
     assert "ports" not in services["worker"]
     # The admin UIs without authentication are on the loopback only.
-    for name in ("temporal", "temporal-ui"):
+    for name in ("temporal", "temporal-ui", "prometheus"):
         assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
 
 
@@ -333,12 +337,12 @@ def test_the_images_are_the_versions_the_tests_run_on(services: Services) -> Non
 
     broken = copy.deepcopy(services)
     broken["temporal"]["image"] = "temporalio/server:1.29.1"
-    broken["temporal-ui"]["image"] = "temporalio/ui:latest"
-    broken["postgres"]["image"] = "postgres"
+    broken["grafana"]["image"] = "grafana/grafana:latest"
+    broken["prometheus"]["image"] = "prom/prometheus"
     assert image_problems(broken, versions) == [
-        "postgres: postgres is not pinned to a version",
         f"temporal: temporalio/server:1.29.1, the tests use {versions['temporalio/server']}",
-        "temporal-ui: temporalio/ui:latest is not pinned to a version",
+        "prometheus: prom/prometheus is not pinned to a version",
+        "grafana: grafana/grafana:latest is not pinned to a version",
     ]
 
 

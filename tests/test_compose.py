@@ -367,6 +367,7 @@ def test_temporal_is_configured_for_postgresql_and_herald_dynamic_config(
     assert env["POSTGRES_SEEDS"] in services
     # The healthcheck asks 127.0.0.1: the frontend must listen on every interface.
     assert env["BIND_ON_IP"] == "0.0.0.0"
+    assert int(env["NUM_HISTORY_SHARDS"]) >= 1, "fixed at the first start: say how many"
     assert "127.0.0.1:7243" in " ".join(temporal["healthcheck"]["test"])
     target = mounts(temporal)["./deploy/temporal-dynamic-config.yaml"]
     assert target == env["DYNAMIC_CONFIG_FILE_PATH"]

@@ -2,26 +2,51 @@
 
 There is no module-level settings object: call :func:`get_settings` (cached) in entry points
 and pass the result down, so tests can build their own :class:`Settings`.
+
+Secret settings (:data:`SECRET_SETTINGS`) can also be read from a file, as Docker and
+Kubernetes secrets are mounted: ``HERALD_API_KEYS_FILE=/run/secrets/api_keys`` makes the
+setting the file's content, stripped. Setting both ``HERALD_API_KEYS`` and
+``HERALD_API_KEYS_FILE`` is an error, never a silent choice of one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["SECRET_SETTINGS", "SecretFileError", "Settings", "get_settings"]
 
 OrderingMode = Literal["best_effort", "strict"]
+
+ENV_PREFIX = "HERALD_"
+FILE_SUFFIX = "_FILE"
+
+SECRET_SETTINGS = ("database_url", "api_keys", "api_key", "provider_secret", "gateway_secret")
+"""The settings that may come from a file named by ``HERALD_<NAME>_FILE`` (the database URL
+carries the database password)."""
+
+
+class SecretFileError(RuntimeError):
+    """A ``HERALD_<NAME>_FILE`` that cannot be used: set together with ``HERALD_<NAME>``,
+    unreadable, or empty. A ``RuntimeError``, so the ``herald`` command prints it plainly."""
 
 
 class Settings(BaseSettings):
     """Every knob of DESIGN §3. Durations are seconds (or hours) and may be fractional."""
 
-    model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=1000)
@@ -134,6 +159,21 @@ class Settings(BaseSettings):
     simulator_ack_url: str | None = None
     """Base URL of the API the simulator acknowledges to; unset: ``api_base_url``."""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then the ``_FILE`` variables (which refuse to be set together
+        with the plain ones, so their place among the environment sources is moot), then the
+        environment and ``.env`` as usual."""
+        files = SecretFilesSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, files, env_settings, dotenv_settings, file_secret_settings
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_api_keys(cls, value: object) -> object:
@@ -194,6 +234,61 @@ class Settings(BaseSettings):
                 "(whsec_<base64>), or run `herald dev`, which generates one."
             )
         return self.provider_secret
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """Each secret setting whose ``HERALD_<NAME>_FILE`` is set (in the environment or
+    ``.env``), read from that file. An empty variable counts as unset."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._variables: dict[str, str | None] = {
+            **_variables_of(dotenv_settings),
+            **_variables_of(env_settings),
+        }
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            variable = ENV_PREFIX + name.upper()
+            path = self._value(variable + FILE_SUFFIX)
+            if path is None:
+                continue
+            if self._value(variable) is not None:
+                raise SecretFileError(
+                    f"{variable} and {variable}{FILE_SUFFIX} are both set; set one of them "
+                    f"({variable}{FILE_SUFFIX} names a file holding the value)"
+                )
+            values[name] = _read_secret(variable, path)
+        return values
+
+    def _value(self, variable: str) -> str | None:
+        return self._variables.get(variable.lower()) or None
+
+
+def _variables_of(source: PydanticBaseSettingsSource) -> Mapping[str, str | None]:
+    """The variables an environment source read (names lowercased: not case-sensitive)."""
+    return source.env_vars if isinstance(source, EnvSettingsSource) else {}
+
+
+def _read_secret(variable: str, path: str) -> str:
+    try:
+        content = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise SecretFileError(
+            f"{variable}{FILE_SUFFIX}: {path} cannot be read ({err.strerror or err})"
+        ) from None
+    if not content:
+        raise SecretFileError(f"{variable}{FILE_SUFFIX}: {path} is empty")
+    return content
 
 
 @lru_cache

@@ -24,9 +24,7 @@ async def test_a_dead_letter_says_what_to_do_next(stack: Stack, temporal_client:
     stack.gateway.answer(400)
     message = await stack.submit(recipient="+14155550123", priority="high")
     await stack.wait_for_status(message["id"], "dead_lettered")
-    handle = temporal_client.get_workflow_handle_for(
-        MessageDelivery.run, workflow_id_for(message["id"])
-    )
+    handle = temporal_client.get_workflow_handle(workflow_id_for(message["id"]))
 
     summary = await (await handle.describe()).static_summary()
     assert summary is not None

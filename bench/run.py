@@ -2,9 +2,11 @@
 
 In a work directory (temporary unless ``--workdir``) it starts an embedded PostgreSQL, a
 Temporal dev server on a file database, Herald's API and the provider simulator (immediate
-acks). On that one Temporal server it runs a bare baseline (one no-op activity per workflow),
-then Herald with ``--messages`` messages, then the baseline again, each with its own worker;
-then it times the accept of one batch, with no worker running. It prints a summary and writes
+acks), and the naive baseline's ack receiver and simulator. On that one Temporal server it
+runs the bare baseline (one no-op activity per workflow), the naive one (Herald's shape
+written naively: deliver, wait for the ack signal), Herald with ``--messages`` messages, then
+the naive and the bare baselines again, each with its own worker; then it times the accept of
+one batch, with no worker running. It prints a summary and writes
 ``<timestamp>.json``, ``latest.json`` and ``latest.png`` under ``--results-dir``. Everything it
 started is stopped at the end, on failure and on Ctrl-C. Not a test: it asserts nothing about
 Herald's behaviour.
@@ -35,8 +37,9 @@ from bench.baseline import run_baseline
 from bench.chart import write_chart
 from bench.cpu import OTHER
 from bench.herald_phase import accept_batch, run_herald
+from bench.naive import run_naive
 from bench.report import summary, write_json
-from bench.stack import BenchStack, running_stack
+from bench.stack import BenchStack, NaiveGateway, naive_gateway, running_stack
 from bench.stats import BaselineResult, BenchResult, HeraldResult, Parameters, Throughput
 from bench.workers import WorkerMode
 from herald.core.logs import KeyValueFormatter
@@ -78,7 +81,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--history-sample", type=int, default=50, help="histories to read")
     parser.add_argument("--batch-size", type=int, default=1000, help="messages in the batch")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait per run")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="seconds a run may go without progress (a message or workflow more done) "
+        "before it fails",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--workdir", type=Path, help="keep servers' data and logs here")
     parser.add_argument(
@@ -107,31 +116,40 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 
 async def benchmark(options: Options, workdir: Path) -> BenchResult:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _say(f"Starting PostgreSQL, Temporal, Herald and the simulator in {workdir} ...")
-    async with running_stack(workdir, options.worker) as stack, _api_client(stack, options) as api:
-        baselines = [await _baseline(stack, options, "before")]
+    _say(f"Starting PostgreSQL, Temporal, Herald and the simulators in {workdir} ...")
+    async with (
+        running_stack(workdir, options.worker) as stack,
+        naive_gateway(stack) as gateway,
+        _api_client(stack, options) as api,
+    ):
+        bare = [await _baseline(stack, options, "before")]
+        naive = [await _naive(stack, gateway, options, "before")]
         herald = await _herald(stack, api, options, workers=1)
         scale_out = await _herald(stack, api, options, workers=2) if options.scale_out else None
-        baselines.append(await _baseline(stack, options, "after"))
+        naive.append(await _naive(stack, gateway, options, "after"))
+        bare.append(await _baseline(stack, options, "after"))
         _say(f"Batch accept: {options.batch_size} messages in one request (no worker) ...")
         batch = await accept_batch(api, options.batch_size)
         _say("Stopping everything ...")
-    baseline_per_second = fmean(b.throughput.per_second for b in baselines)
+    bare_per_second = fmean(b.throughput.per_second for b in bare)
+    naive_per_second = fmean(n.throughput.per_second for n in naive)
+    per_second = herald.throughput.per_second
     return BenchResult(
         started_at=started_at,
         parameters=_parameters(options, stack),
         herald=herald,
-        baselines=baselines,
-        baseline_per_second=round(baseline_per_second, 1),
-        ratio=round(herald.throughput.per_second / baseline_per_second, 3),
+        bare=bare,
+        naive=naive,
+        bare_per_second=round(bare_per_second, 1),
+        naive_per_second=round(naive_per_second, 1),
+        herald_to_bare=round(per_second / bare_per_second, 3),
+        herald_to_naive=round(per_second / naive_per_second, 3),
         batch=batch,
         scale_out=scale_out,
-        scale_out_ratio=(
-            round(scale_out.throughput.per_second / herald.throughput.per_second, 3)
-            if scale_out
-            else None
-        ),
-        notes=_notes(options, [herald, *([scale_out] if scale_out else [])], baselines),
+        scale_out_ratio=round(scale_out.throughput.per_second / per_second, 3)
+        if scale_out
+        else None,
+        notes=_notes(options, [herald, *([scale_out] if scale_out else [])], [*bare, *naive]),
     )
 
 
@@ -153,11 +171,28 @@ async def _herald(
 
 
 async def _baseline(stack: BenchStack, options: Options, run: str) -> BaselineResult:
-    _say(f"Baseline ({run} Herald): {options.messages} one-activity workflows ...")
+    _say(f"Bare baseline ({run} Herald): {options.messages} one-activity workflows ...")
     result = await run_baseline(
         stack, run, options.messages, options.concurrency, options.history_sample, options.timeout
     )
     _say(f"  {result.throughput.per_second} workflows/s")
+    return result
+
+
+async def _naive(
+    stack: BenchStack, gateway: NaiveGateway, options: Options, run: str
+) -> BaselineResult:
+    _say(f"Naive baseline ({run} Herald): {options.messages} messages ...")
+    result = await run_naive(
+        stack,
+        gateway,
+        run,
+        options.messages,
+        options.concurrency,
+        options.history_sample,
+        options.timeout,
+    )
+    _say(f"  {result.throughput.per_second} messages/s")
     return result
 
 
@@ -195,13 +230,14 @@ def _notes(
 ) -> list[str]:
     notes = [
         "submit → provider and submit → delivered start at the row's created_at (stamped by "
-        "the API); POST /v1/messages is the client's round trip",
+        "the API); POST /v1/messages is the client's round trip; the baselines' latencies "
+        "start when the benchmark sends the workflow's start",
         "PostgreSQL runs pg_stat_statements for the statement counts",
     ]
     if options.worker == "inline":
         notes.append("workers ran in the benchmark's event loop, with the API and simulator")
     runs = [(f"Herald's run, {_workers(h.workers)}", h.cpu_seconds, h.throughput) for h in heralds]
-    runs += [(f"baseline {b.run}", b.cpu_seconds, b.throughput) for b in baselines]
+    runs += [(f"{b.kind} baseline {b.run}", b.cpu_seconds, b.throughput) for b in baselines]
     notes += [note for run in runs if (note := _busy_machine(*run))]
     for herald in heralds:
         if herald.throughput.count != options.messages:

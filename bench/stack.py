@@ -1,7 +1,8 @@
 """The servers the benchmark drives, started in a work directory and stopped in reverse order
 at the end, on failure or on Ctrl-C: an embedded PostgreSQL (migrated, with
 ``pg_stat_statements``), a Temporal dev server on a file database (the DESIGN §9 flags), and
-Herald's API and the provider simulator in this process. Each run starts its own worker."""
+Herald's API and the provider simulator in this process; for the naive baseline, its ack
+receiver and a simulator of its own, in this process too. Each run starts its own worker."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from temporalio.client import Client
 from bench.arrivals import ArrivalRecorder
 from bench.cpu import cpu_by_part
 from bench.database import bench_engine, enable_statement_stats
+from bench.naive_api import create_naive_api
 from bench.workers import RunningWorker, WorkerMode, write_settings
 from herald.api.app import create_app
 from herald.core import webhooks
@@ -36,7 +38,7 @@ from herald.lifecycle import asgi_server, serve
 from herald.operations.keys import create_key
 from herald.operations.tenants import create_tenant
 
-__all__ = ["BenchStack", "running_stack"]
+__all__ = ["BenchStack", "NaiveGateway", "naive_gateway", "running_stack"]
 
 HOST = "127.0.0.1"
 
@@ -128,6 +130,33 @@ async def submitter_key(database_url: str) -> str:
             session, ApiKeyCreate(tenant_id="bench", name="load", scopes=[Scope.MESSAGES_WRITE])
         )
     return created.key
+
+
+@dataclass(frozen=True)
+class NaiveGateway:
+    """The naive baseline's servers: ``settings`` are the stack's with the port of its own
+    simulator and an ack URL pointing at its ack receiver (its worker reads them from
+    ``settings_file``); ``arrivals`` that simulator's first delivery attempts."""
+
+    settings: Settings
+    settings_file: Path
+    arrivals: ArrivalRecorder
+
+
+@asynccontextmanager
+async def naive_gateway(stack: BenchStack) -> AsyncIterator[NaiveGateway]:
+    """The naive baseline's ack receiver and simulator, in this process, for the block."""
+    api_port = free_port()
+    settings = stack.settings.model_copy(
+        update={"simulator_port": free_port(), "simulator_ack_url": f"http://{HOST}:{api_port}"}
+    )
+    settings_file = write_settings(settings, stack.settings_file.with_name("naive-settings.json"))
+    arrivals = ArrivalRecorder(create_simulator_app(settings))
+    async with (
+        hosted(create_naive_api(stack.temporal), HOST, api_port),
+        hosted(arrivals, HOST, settings.simulator_port),
+    ):
+        yield NaiveGateway(settings, settings_file, arrivals)
 
 
 @asynccontextmanager

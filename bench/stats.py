@@ -83,15 +83,25 @@ class HeraldResult:
     history: HistoryStats
     database: DatabaseStats
     cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+    """Each part's CPU milliseconds per delivered message, and their total."""
 
 
 @dataclass(frozen=True)
 class BaselineResult:
+    kind: str
+    """``bare`` (one no-op activity) or ``naive`` (Herald's shape, written naively)."""
     run: str
     """``before`` or ``after`` Herald's run."""
     throughput: Throughput
+    start_to_closed: Percentiles
+    """From the client sending the start to the close time Temporal recorded."""
+    start_to_provider: Percentiles | None
+    """``naive`` only: from the start sent to the first attempt reaching its simulator."""
     history: HistoryStats
     cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+    """Each part's CPU milliseconds per completed workflow, and their total."""
 
 
 @dataclass(frozen=True)
@@ -120,11 +130,18 @@ class BenchResult:
     started_at: str
     parameters: Parameters
     herald: HeraldResult
-    baselines: list[BaselineResult]
-    baseline_per_second: float
-    """Mean of the baseline runs."""
-    ratio: float
-    """Herald messages/s ÷ baseline workflows/s."""
+    bare: list[BaselineResult]
+    """The bare baseline before and after Herald."""
+    naive: list[BaselineResult]
+    """The naive baseline before and after Herald."""
+    bare_per_second: float
+    """Mean of the bare runs."""
+    naive_per_second: float
+    """Mean of the naive runs."""
+    herald_to_bare: float
+    """Herald messages/s ÷ bare workflows/s."""
+    herald_to_naive: float
+    """Herald messages/s ÷ naive messages/s."""
     batch: BatchResult
     scale_out: HeraldResult | None = None
     """With ``--scale-out``: Herald again, with two workers."""

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.cpu import OTHER, TOTAL
-from bench.stats import BaselineResult, BenchResult, HistoryStats, Percentiles, Throughput
+from bench.stats import (
+    BaselineResult,
+    BenchResult,
+    HistoryStats,
+    InFlightResult,
+    Percentiles,
+    Throughput,
+)
 
-__all__ = ["summary", "write_json"]
+__all__ = ["latency_table", "summary", "table", "write_json"]
 
 
-def write_json(result: BenchResult, results_dir: Path, stem: str) -> Path:
-    """``<stem>.json`` and a copy as ``latest.json``; returns the first."""
+def write_json(
+    result: BenchResult | InFlightResult, results_dir: Path, stem: str, latest: str
+) -> Path:
+    """``<stem>.json`` and a copy as ``<latest>.json``; returns the first."""
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{stem}.json"
     path.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n")
-    shutil.copyfile(path, results_dir / "latest.json")
+    shutil.copyfile(path, results_dir / f"{latest}.json")
     return path
 
 
@@ -98,9 +108,15 @@ def _latencies(result: BenchResult) -> list[str]:
         if run.start_to_provider is not None:
             rows.append((f"{name} start → provider", run.start_to_provider))
         rows.append((f"{name} start → closed", run.start_to_closed))
+    return latency_table("Latency, ms", rows)
+
+
+def latency_table(title: str, rows: Sequence[tuple[str, Percentiles]]) -> list[str]:
+    """A row of p50 / p95 / p99 / max a measure."""
+    label = max(len(title) - 2, *(len(name) for name, _ in rows)) + 2
     return [
-        f"{'Latency, ms':<38}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
-        *(f"  {name:<36}{_cells(value)}" for name, value in rows),
+        f"{title:<{label + 2}}" + "".join(f"{name:>9}" for name in ("p50", "p95", "p99", "max")),
+        *(f"  {name:<{label}}{_cells(value)}" for name, value in rows),
     ]
 
 
@@ -173,13 +189,13 @@ def _cpu(result: BenchResult) -> list[str]:
     ]
     names = [run.name for run in runs]
     return [
-        *_table("CPU seconds by part of the stack", names, seconds, ".2f"),
+        *table("CPU seconds by part of the stack", names, seconds, ".2f"),
         "",
-        *_table("CPU milliseconds per message, by part", names, per_message, ".2f"),
+        *table("CPU milliseconds per message, by part", names, per_message, ".2f"),
     ]
 
 
-def _table(
+def table(
     title: str, columns: list[str], rows: list[tuple[str, list[float | None]]], fmt: str
 ) -> list[str]:
     """A row a part, a column a run; ``-`` where a part had no process in that run."""

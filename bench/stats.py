@@ -12,10 +12,16 @@ __all__ = [
     "BatchResult",
     "BenchResult",
     "DatabaseStats",
+    "Environment",
     "HeraldResult",
     "HistoryStats",
+    "InFlightParameters",
+    "InFlightResult",
+    "LoadResult",
+    "MemoryReading",
     "Parameters",
     "Percentiles",
+    "ProbeResult",
     "StatementStat",
     "Throughput",
     "percentiles",
@@ -113,16 +119,22 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
-class Parameters:
-    messages: int
+class Environment:
+    """What every mode's run is measured with."""
+
     concurrency: int
     worker_mode: str
-    history_sample: int
     cpu_cores: int
     max_concurrent_deliveries: int
     python: str
     temporalio: str
     platform: str
+
+
+@dataclass(frozen=True)
+class Parameters(Environment):
+    messages: int
+    history_sample: int
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,72 @@ class BenchResult:
     """With ``--scale-out``: Herald again, with two workers."""
     scale_out_ratio: float | None = None
     """Its messages/s ÷ those of the one-worker run."""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InFlightParameters(Environment):
+    in_flight: int
+    """Messages put in flight awaiting their acks."""
+    probe_submits: int
+    """``POST /v1/messages`` round trips timed on the empty system, then with the load."""
+    batch_size: int
+    """Messages per ``POST /v1/messages/batch`` of the load."""
+    ack_timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    """One part of the stack: its processes' RSS and peak RSS (``VmRSS``, ``VmHWM``) summed,
+    and their PSS (shared pages shared out; ``None`` where it could not be read), in MiB."""
+
+    processes: int
+    rss_mib: float
+    peak_rss_mib: float
+    pss_mib: float | None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Submit latency, one message at a time with the usual concurrency, and the memory by
+    part once those messages too were awaiting their acks."""
+
+    in_flight: int
+    """Messages awaiting acks when the probe started."""
+    submits: int
+    seconds: float
+    submit_response: Percentiles
+    cpu_seconds: dict[str, float]
+    memory: dict[str, MemoryReading]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Putting the messages in flight: their batches, then the wait until all await acks."""
+
+    messages: int
+    submit_seconds: float
+    """From the first batch sent to the last answered."""
+    settle_seconds: float
+    """From the first batch sent until PostgreSQL showed them all ``awaiting_ack``."""
+    cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+
+
+@dataclass(frozen=True)
+class InFlightResult:
+    """``--in-flight N``: submit latency and memory on the empty system, then with N messages
+    in flight awaiting their acks."""
+
+    started_at: str
+    parameters: InFlightParameters
+    worker: str
+    """The Herald worker's part name in ``memory`` and ``cpu_seconds``."""
+    empty: ProbeResult
+    load: LoadResult
+    loaded: ProbeResult
+    p99_ratio: float
+    """Submit p99 loaded ÷ empty."""
     notes: list[str] = field(default_factory=list)
 
 

@@ -1,4 +1,5 @@
-"""The PNG chart of a run: throughput over time, and latency percentiles."""
+"""The PNG chart of a run: throughput over time, and latency percentiles (Herald's and the
+naive baseline's)."""
 
 from __future__ import annotations
 
@@ -41,35 +42,39 @@ def _plot_throughput(axes: Axes, result: BenchResult) -> None:
         label=f"Herald deliveries/s (mean {herald.per_second:.1f})",
         linewidth=2,
     )
-    for baseline in result.baselines:
+    for baseline in [*result.naive, *result.bare]:
         run = baseline.throughput
         axes.stairs(
             run.timeline,
             range(len(run.timeline) + 1),
-            label=f"baseline {baseline.run}: completions/s (mean {run.per_second:.1f})",
-            linestyle="--",
+            label=f"{baseline.kind} {baseline.run}: completions/s (mean {run.per_second:.1f})",
+            linestyle="--" if baseline.kind == "bare" else ":",
         )
     axes.set_xlabel("seconds since the first submit / start")
     axes.set_ylabel("per second")
     axes.set_title("Throughput over time")
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize=8)
 
 
 def _plot_latencies(axes: Axes, result: BenchResult) -> None:
     series = {
-        "submit → provider": result.herald.submit_to_provider,
-        "submit → delivered": result.herald.submit_to_delivered,
+        "Herald submit → provider": result.herald.submit_to_provider,
+        "Herald submit → delivered": result.herald.submit_to_delivered,
     }
+    for naive in result.naive:
+        if naive.start_to_provider is not None:
+            series[f"naive {naive.run} start → provider"] = naive.start_to_provider
+        series[f"naive {naive.run} start → closed"] = naive.start_to_closed
     width = 0.8 / len(series)
     for offset, (name, values) in enumerate(series.items()):
         heights = [getattr(values, percentile) for percentile in PERCENTILES]
         positions = [index + offset * width for index in range(len(PERCENTILES))]
         bars = axes.bar(positions, heights, width, label=name)
-        axes.bar_label(bars, fmt="%.0f", fontsize=8)
+        axes.bar_label(bars, fmt="%.0f", fontsize=7)
     axes.set_xticks([index + width * (len(series) - 1) / 2 for index in range(len(PERCENTILES))])
     axes.set_xticklabels(PERCENTILES)
     axes.set_ylabel("milliseconds")
-    axes.set_title("Herald latency percentiles")
+    axes.set_title("Latency percentiles, Herald and the naive baseline")
     axes.grid(axis="y", alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize=8)

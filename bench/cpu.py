@@ -10,30 +10,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import NamedTuple
 
-__all__ = ["OTHER", "cpu_by_part", "cpu_delta"]
+from bench.procs import PROC, TICKS_PER_SECOND, child_trees, has_proc, process_table
 
-PROC = Path("/proc")
-TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+__all__ = ["OTHER", "TOTAL", "cpu_by_part", "cpu_delta", "cpu_ms_per_message"]
+
 MACHINE = "whole machine"
 OTHER = "other processes on the machine"
+TOTAL = "total of this benchmark"
 
 
 def cpu_by_part(own_label: str, labels: Mapping[int, str]) -> dict[str, float]:
     """CPU seconds so far of this process (``own_label``) and of each child process tree,
     named by ``labels`` (pid to name) or else by the child's command name. Empty without
     ``/proc``."""
-    if not (PROC / "self" / "stat").exists():
+    if not has_proc():
         return {}
-    table = _process_table()
-    me = os.getpid()
-    parts = {MACHINE: _machine_busy_seconds(), own_label: table[me].own}
-    for pid, (parent, _, _, name) in table.items():
-        if parent == me:
-            label = labels.get(pid, name)
-            parts[label] = parts.get(label, 0.0) + _tree_seconds(pid, table)
+    table = process_table()
+    parts = {MACHINE: _machine_busy_seconds(), own_label: table[os.getpid()].own}
+    for label, pids in child_trees(table, labels).items():
+        parts[label] = sum(table[pid].own + table[pid].reaped for pid in pids)
     return parts
 
 
@@ -47,48 +43,16 @@ def cpu_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[s
     return {label: round(seconds, 2) for label, seconds in spent.items()}
 
 
+def cpu_ms_per_message(cpu: Mapping[str, float], messages: int) -> dict[str, float]:
+    """Each part's CPU milliseconds per message of a run (a :func:`cpu_delta`), and their
+    :data:`TOTAL`; the other processes on the machine are not the run's cost."""
+    ours = {part: seconds for part, seconds in cpu.items() if part != OTHER}
+    ours[TOTAL] = sum(ours.values())
+    return {part: round(seconds * 1000 / max(messages, 1), 3) for part, seconds in ours.items()}
+
+
 def _machine_busy_seconds() -> float:
     """CPU seconds all processors have spent in processes since boot (``/proc/stat``: user,
     nice and system time; interrupts, mostly our own loopback traffic, are left out)."""
     user, nice, system = (int(value) for value in (PROC / "stat").read_text().split()[1:4])
     return (user + nice + system) / TICKS_PER_SECOND
-
-
-class _Process(NamedTuple):
-    parent: int
-    own: float
-    """CPU seconds of the process itself."""
-    reaped: float
-    """CPU seconds of its children that have exited and been waited for."""
-    name: str
-
-
-def _process_table() -> dict[int, _Process]:
-    table: dict[int, _Process] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        # After the name: state, ppid, ..., utime (14th field of the line), stime, cutime, cstime.
-        own, reaped = (sum(int(value) for value in pair) for pair in (fields[11:13], fields[13:15]))
-        table[int(entry.name)] = _Process(
-            int(fields[1]), own / TICKS_PER_SECOND, reaped / TICKS_PER_SECOND, name
-        )
-    return table
-
-
-def _tree_seconds(root: int, table: Mapping[int, _Process]) -> float:
-    children: dict[int, list[int]] = {}
-    for pid, process in table.items():
-        children.setdefault(process.parent, []).append(pid)
-    total, stack = 0.0, [root]
-    while stack:
-        pid = stack.pop()
-        total += table[pid].own + table[pid].reaped
-        stack.extend(children.get(pid, []))
-    return total

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bench.cpu import cpu_delta
+from bench.cpu import cpu_delta, cpu_ms_per_message
 from bench.database import (
     StatementCount,
     delivered_rows,
@@ -30,10 +30,11 @@ from bench.stats import (
     percentiles,
     throughput,
 )
+from bench.waiting import wait_until_counted
 from bench.workers import RunningWorker, herald_workers, wait_for_pollers
 from herald.core.contract import MessageStatus, workflow_id_for
 
-__all__ = ["accept_batch", "run_herald"]
+__all__ = ["accept_batch", "message_body", "run_herald", "submit_all", "wait_for_status"]
 
 POLL_SECONDS = 0.2
 TOP_STATEMENTS = 12
@@ -69,7 +70,7 @@ async def run_herald(
         cpu_before = stack.cpu(*running)
         since = datetime.now(UTC)
         submissions = await submit_all(api, count, concurrency)
-        await wait_until_delivered(stack, running, since, count, timeout)
+        await wait_for_status(stack, running, since, count, MessageStatus.DELIVERED, timeout)
         cpu = cpu_delta(cpu_before, stack.cpu(*running))
         statements = await statement_counts(stack.database)
         rows = await delivered_rows(stack.database, since)
@@ -92,6 +93,7 @@ async def run_herald(
         history=history,
         database=database_stats(statements, len(rows)),
         cpu_seconds=cpu,
+        cpu_ms_per_message=cpu_ms_per_message(cpu, len(rows)),
     )
 
 
@@ -114,19 +116,26 @@ async def submit_all(api: httpx.AsyncClient, count: int, concurrency: int) -> li
     return [task.result() for task in tasks]
 
 
-async def wait_until_delivered(
-    stack: BenchStack, workers: list[RunningWorker], since: datetime, count: int, timeout: float
+async def wait_for_status(
+    stack: BenchStack,
+    workers: list[RunningWorker],
+    since: datetime,
+    count: int,
+    status: MessageStatus,
+    timeout: float,
 ) -> None:
-    """Until the ``count`` messages submitted since ``since`` are delivered; fails on a dead
-    letter or after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (statuses := await status_counts(stack.database, since)).get("delivered", 0) < count:
+    """Until ``count`` messages submitted since ``since`` are in ``status``; fails on a dead
+    letter, or when no more reach it for ``timeout`` seconds."""
+
+    async def reached() -> int:
         for worker in workers:
             worker.check()
-        if statuses.get(MessageStatus.DEAD_LETTERED, 0) or loop.time() >= deadline:
-            raise RuntimeError(f"not all {count} messages were delivered: {statuses}")
-        await asyncio.sleep(POLL_SECONDS)
+        statuses = await status_counts(stack.database, since)
+        if statuses.get(MessageStatus.DEAD_LETTERED, 0):
+            raise RuntimeError(f"a message was dead-lettered: {statuses}")
+        return statuses.get(status, 0)
+
+    await wait_until_counted(reached, count, timeout, POLL_SECONDS, f"messages {status}")
 
 
 def database_stats(statements: list[StatementCount], delivered: int) -> DatabaseStats:

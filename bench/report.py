@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.cpu import OTHER
-from bench.stats import BenchResult, HistoryStats, Percentiles
+from bench.cpu import OTHER, TOTAL
+from bench.stats import (
+    BaselineResult,
+    BenchResult,
+    HistoryStats,
+    InFlightResult,
+    Percentiles,
+    Throughput,
+)
 
-__all__ = ["summary", "write_json"]
+__all__ = ["latency_table", "summary", "table", "write_json"]
 
 
-def write_json(result: BenchResult, results_dir: Path, stem: str) -> Path:
-    """``<stem>.json`` and a copy as ``latest.json``; returns the first."""
+def write_json(
+    result: BenchResult | InFlightResult, results_dir: Path, stem: str, latest: str
+) -> Path:
+    """``<stem>.json`` and a copy as ``<latest>.json``; returns the first."""
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{stem}.json"
     path.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n")
-    shutil.copyfile(path, results_dir / "latest.json")
+    shutil.copyfile(path, results_dir / f"{latest}.json")
     return path
 
 
@@ -54,39 +64,59 @@ def _header(result: BenchResult) -> list[str]:
 
 def _throughput(result: BenchResult) -> list[str]:
     herald = result.herald.throughput
-    lines = [
-        f"Herald             {herald.count:>6} delivered in {herald.seconds:>7.2f} s "
-        f"{herald.per_second:>8.1f} messages/s"
-    ]
-    for baseline in result.baselines:
-        run = baseline.throughput
-        lines.append(
-            f"Baseline ({baseline.run + ')':<7} {run.count:>6} workflows in {run.seconds:>7.2f} s "
-            f"{run.per_second:>8.1f} workflows/s"
-        )
-    lines.append(
-        f"Ratio              {result.ratio:.2f}  (Herald messages/s ÷ baseline workflows/s, "
-        f"baseline mean {result.baseline_per_second:.1f}/s)"
-    )
+    lines = ["Throughput", _rate_line("Herald", herald, "delivered", "messages/s")]
     if result.scale_out is not None:
-        two = result.scale_out.throughput
+        ratio = f"messages/s, {result.scale_out_ratio:.2f} times one worker's"
         lines.append(
-            f"Herald, 2 workers  {two.count:>6} delivered in {two.seconds:>7.2f} s "
-            f"{two.per_second:>8.1f} messages/s, {result.scale_out_ratio:.2f} times one worker's"
+            _rate_line("Herald, 2 workers", result.scale_out.throughput, "delivered", ratio)
         )
+    for run in _baselines(result):
+        words = ("delivered", "messages/s") if run.kind == "naive" else ("workflows", "workflows/s")
+        lines.append(_rate_line(f"{run.kind} baseline ({run.run})", run.throughput, *words))
+    lines += [
+        f"  Herald ÷ naive {result.herald_to_naive:>8.2f}  (naive baseline mean "
+        f"{result.naive_per_second:.1f} messages/s)",
+        f"  Herald ÷ bare  {result.herald_to_bare:>8.2f}  (bare baseline mean "
+        f"{result.bare_per_second:.1f} workflows/s)",
+    ]
     return lines
+
+
+def _rate_line(name: str, run: Throughput, done: str, unit: str) -> str:
+    return (
+        f"  {name:<24}{run.count:>6} {done:<9} in {run.seconds:>7.2f} s "
+        f"{run.per_second:>8.1f} {unit}"
+    )
+
+
+def _baselines(result: BenchResult) -> list[BaselineResult]:
+    """The baseline runs in the order they ran."""
+    before = [run for run in (*result.bare, *result.naive) if run.run == "before"]
+    after = [run for run in (*result.naive, *result.bare) if run.run == "after"]
+    return before + after
 
 
 def _latencies(result: BenchResult) -> list[str]:
     herald = result.herald
     rows = [
-        ("POST /v1/messages (client)", herald.submit_response),
-        ("submit → provider", herald.submit_to_provider),
-        ("submit → delivered", herald.submit_to_delivered),
+        ("Herald POST /v1/messages (client)", herald.submit_response),
+        ("Herald submit → provider", herald.submit_to_provider),
+        ("Herald submit → delivered", herald.submit_to_delivered),
     ]
+    for run in _baselines(result):
+        name = f"{run.kind} ({run.run})"
+        if run.start_to_provider is not None:
+            rows.append((f"{name} start → provider", run.start_to_provider))
+        rows.append((f"{name} start → closed", run.start_to_closed))
+    return latency_table("Latency, ms", rows)
+
+
+def latency_table(title: str, rows: Sequence[tuple[str, Percentiles]]) -> list[str]:
+    """A row of p50 / p95 / p99 / max a measure."""
+    label = max(len(title) - 2, *(len(name) for name, _ in rows)) + 2
     return [
-        f"{'Latency, ms':<28}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
-        *(f"  {name:<26}{_cells(value)}" for name, value in rows),
+        f"{title:<{label + 2}}" + "".join(f"{name:>9}" for name in ("p50", "p95", "p99", "max")),
+        *(f"  {name:<{label}}{_cells(value)}" for name, value in rows),
     ]
 
 
@@ -97,8 +127,8 @@ def _cells(value: Percentiles) -> str:
 def _histories(result: BenchResult) -> list[str]:
     lines = ["Temporal history events per workflow"]
     lines.append(_history_line("Herald message", result.herald.history))
-    for baseline in result.baselines:
-        lines.append(_history_line(f"baseline ({baseline.run})", baseline.history))
+    for run in _baselines(result):
+        lines.append(_history_line(f"{run.kind} ({run.run})", run.history))
     return lines
 
 
@@ -120,23 +150,65 @@ def _database(result: BenchResult) -> list[str]:
     ]
 
 
-def _cpu(result: BenchResult) -> list[str]:
-    runs = [("Herald", result.herald.cpu_seconds, result.herald.throughput.seconds)]
-    if (two := result.scale_out) is not None:
-        runs.append(("Herald, 2 workers", two.cpu_seconds, two.throughput.seconds))
-    runs += [(f"baseline {b.run}", b.cpu_seconds, b.throughput.seconds) for b in result.baselines]
-    parts = [part for part in dict.fromkeys(p for _, cpu, _ in runs for p in cpu) if part != OTHER]
-    cores = result.parameters.cpu_cores
-    rows = [
-        *((part, [cpu.get(part, 0.0) for _, cpu, _ in runs]) for part in parts),
-        ("total of this benchmark", [_ours(cpu) for _, cpu, _ in runs]),
-        (OTHER, [cpu.get(OTHER, 0.0) for _, cpu, _ in runs]),
-        ("capacity (wall seconds x cores)", [seconds * cores for _, _, seconds in runs]),
+@dataclass(frozen=True)
+class _Run:
+    name: str
+    cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+    seconds: float
+
+
+def _runs(result: BenchResult) -> list[_Run]:
+    """Every run, in the order they ran."""
+    runs = [
+        _Run(f"{b.kind} {b.run}", b.cpu_seconds, b.cpu_ms_per_message, b.throughput.seconds)
+        for b in _baselines(result)
     ]
+    heralds = [("Herald", result.herald)]
+    if result.scale_out is not None:
+        heralds.append(("Herald, 2 workers", result.scale_out))
+    middle = len(runs) // 2
+    runs[middle:middle] = [
+        _Run(name, h.cpu_seconds, h.cpu_ms_per_message, h.throughput.seconds) for name, h in heralds
+    ]
+    return runs
+
+
+def _cpu(result: BenchResult) -> list[str]:
+    runs = _runs(result)
+    parts = [p for p in dict.fromkeys(p for run in runs for p in run.cpu_seconds) if p != OTHER]
+    cores = result.parameters.cpu_cores
+    seconds: list[tuple[str, list[float | None]]] = [
+        *((part, [run.cpu_seconds.get(part) for run in runs]) for part in parts),
+        (TOTAL, [_ours(run.cpu_seconds) for run in runs]),
+        (OTHER, [run.cpu_seconds.get(OTHER) for run in runs]),
+        ("capacity (wall seconds x cores)", [run.seconds * cores for run in runs]),
+    ]
+    per_message: list[tuple[str, list[float | None]]] = [
+        (part, [run.cpu_ms_per_message.get(part) for run in runs]) for part in [*parts, TOTAL]
+    ]
+    names = [run.name for run in runs]
     return [
-        "CPU seconds by part of the stack",
-        f"  {'':<44}" + "".join(f"{name:>19}" for name, _, _ in runs),
-        *(f"  {name:<44}" + "".join(f"{cell:>19.2f}" for cell in cells) for name, cells in rows),
+        *table("CPU seconds by part of the stack", names, seconds, ".2f"),
+        "",
+        *table("CPU milliseconds per message, by part", names, per_message, ".2f"),
+    ]
+
+
+def table(
+    title: str, columns: list[str], rows: list[tuple[str, list[float | None]]], fmt: str
+) -> list[str]:
+    """A row a part, a column a run; ``-`` where a part had no process in that run."""
+    label = max(len(name) for name, _ in rows) + 2
+    width = max(len(name) for name in columns) + 2
+    return [
+        title,
+        f"  {'':<{label}}" + "".join(f"{name:>{width}}" for name in columns),
+        *(
+            f"  {name:<{label}}"
+            + "".join(f"{'-' if cell is None else format(cell, fmt):>{width}}" for cell in cells)
+            for name, cells in rows
+        ),
     ]
 
 

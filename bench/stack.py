@@ -1,18 +1,24 @@
 """The servers the benchmark drives, started in a work directory and stopped in reverse order
 at the end, on failure or on Ctrl-C: an embedded PostgreSQL (migrated, with
 ``pg_stat_statements``), a Temporal dev server on a file database (the DESIGN §9 flags), and
-Herald's API and the provider simulator in this process. Each run starts its own worker."""
+Herald's API and the provider simulator in this process; for the naive baseline, its ack
+receiver and a simulator of its own, in this process too. Each run starts its own worker."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import platform
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 from temporalio.client import Client
@@ -20,6 +26,9 @@ from temporalio.client import Client
 from bench.arrivals import ArrivalRecorder
 from bench.cpu import cpu_by_part
 from bench.database import bench_engine, enable_statement_stats
+from bench.memory import memory_by_part
+from bench.naive_api import create_naive_api
+from bench.stats import Environment, MemoryReading
 from bench.workers import RunningWorker, WorkerMode, write_settings
 from herald.api.app import create_app
 from herald.core import webhooks
@@ -36,9 +45,19 @@ from herald.lifecycle import asgi_server, serve
 from herald.operations.keys import create_key
 from herald.operations.tenants import create_tenant
 
-__all__ = ["BenchStack", "running_stack"]
+__all__ = [
+    "BenchStack",
+    "NaiveGateway",
+    "api_client",
+    "environment",
+    "naive_gateway",
+    "running_stack",
+]
 
 HOST = "127.0.0.1"
+SUBMIT_RATE = 1_000_000
+"""The tenant ``bench``'s rate limit and burst: high enough that no submit or batch of the
+benchmark is refused with 429 (the limiter's statement still runs for every one)."""
 
 
 @dataclass
@@ -59,17 +78,30 @@ class BenchStack:
     def cpu(self, *workers: RunningWorker) -> dict[str, float]:
         """CPU seconds so far by part of the stack, the ``workers`` included (see
         :mod:`bench.cpu`)."""
-        own = "benchmark process: API, simulator, load"
-        inline = [worker.name for worker in workers if worker.pid is None]
-        processes = {worker.pid: worker.name for worker in workers if worker.pid is not None}
-        return cpu_by_part(", ".join([own, *inline]), processes)
+        return cpu_by_part(*parts(workers))
+
+    def memory(self, *workers: RunningWorker) -> dict[str, MemoryReading]:
+        """Memory now by part of the stack, the ``workers`` included (see
+        :mod:`bench.memory`)."""
+        return memory_by_part(*parts(workers))
 
 
-def bench_settings(database_url: str, temporal: TemporalDevServer, workdir: Path) -> Settings:
+def parts(workers: Sequence[RunningWorker]) -> tuple[str, dict[int, str]]:
+    """The name of this process's part (with the inline ``workers``), and the names of the
+    worker processes by pid."""
+    own = "benchmark process: API, simulator, load"
+    inline = [worker.name for worker in workers if worker.pid is None]
+    processes = {worker.pid: worker.name for worker in workers if worker.pid is not None}
+    return ", ".join([own, *inline]), processes
+
+
+def bench_settings(
+    database_url: str, temporal: TemporalDevServer, workdir: Path, **overrides: Any
+) -> Settings:
     """Fresh credentials and ports, deliveries to the simulator, which answers and acks at
-    once. Settings not named here come from ``HERALD_*`` variables or the defaults."""
-    return Settings(
-        _env_file=None,
+    once, unless ``overrides`` say otherwise. Settings not named here come from ``HERALD_*``
+    variables or the defaults."""
+    chosen: dict[str, Any] = dict(
         database_url=database_url,
         temporal_address=temporal.address,
         temporal_namespace=temporal.namespace,
@@ -89,10 +121,14 @@ def bench_settings(database_url: str, temporal: TemporalDevServer, workdir: Path
         simulator_transient_failure_rate=0,
         simulator_permanent_failure_rate=0,
     )
+    return Settings(_env_file=None, **(chosen | overrides))
 
 
 @asynccontextmanager
-async def running_stack(workdir: Path, mode: WorkerMode) -> AsyncIterator[BenchStack]:
+async def running_stack(
+    workdir: Path, mode: WorkerMode, **overrides: Any
+) -> AsyncIterator[BenchStack]:
+    """The stack, with ``overrides`` of :func:`bench_settings`."""
     async with AsyncExitStack() as stack:
         postgres = EmbeddedPostgres(workdir / "postgres", free_port())
         stack.push_async_callback(postgres.stop)
@@ -109,7 +145,7 @@ async def running_stack(workdir: Path, mode: WorkerMode) -> AsyncIterator[BenchS
         await temporal.start()
         client = await connect(temporal.address, temporal.namespace)
         await register_search_attributes(client, temporal.namespace)
-        settings = bench_settings(postgres.url, temporal, workdir)
+        settings = bench_settings(postgres.url, temporal, workdir, **overrides)
         settings_file = write_settings(settings, workdir / "settings.json")
         database = bench_engine(postgres.url)
         stack.push_async_callback(database.dispose)
@@ -123,11 +159,69 @@ async def running_stack(workdir: Path, mode: WorkerMode) -> AsyncIterator[BenchS
 async def submitter_key(database_url: str) -> str:
     """A tenant ``bench`` and a ``messages:write`` key of it."""
     async with sessions(database_url) as factory, factory() as session:
-        await create_tenant(session, TenantCreate(id="bench", name="Benchmark"))
+        tenant = TenantCreate(
+            id="bench",
+            name="Benchmark",
+            rate_limit_per_second=SUBMIT_RATE,
+            rate_limit_burst=SUBMIT_RATE,
+        )
+        await create_tenant(session, tenant)
         created = await create_key(
             session, ApiKeyCreate(tenant_id="bench", name="load", scopes=[Scope.MESSAGES_WRITE])
         )
     return created.key
+
+
+@dataclass(frozen=True)
+class NaiveGateway:
+    """The naive baseline's servers: ``settings`` are the stack's with the port of its own
+    simulator and an ack URL pointing at its ack receiver (its worker reads them from
+    ``settings_file``); ``arrivals`` that simulator's first delivery attempts."""
+
+    settings: Settings
+    settings_file: Path
+    arrivals: ArrivalRecorder
+
+
+@asynccontextmanager
+async def naive_gateway(stack: BenchStack) -> AsyncIterator[NaiveGateway]:
+    """The naive baseline's ack receiver and simulator, in this process, for the block."""
+    api_port = free_port()
+    settings = stack.settings.model_copy(
+        update={"simulator_port": free_port(), "simulator_ack_url": f"http://{HOST}:{api_port}"}
+    )
+    settings_file = write_settings(settings, stack.settings_file.with_name("naive-settings.json"))
+    arrivals = ArrivalRecorder(create_simulator_app(settings))
+    async with (
+        hosted(create_naive_api(stack.temporal), HOST, api_port),
+        hosted(arrivals, HOST, settings.simulator_port),
+    ):
+        yield NaiveGateway(settings, settings_file, arrivals)
+
+
+@asynccontextmanager
+async def api_client(stack: BenchStack, concurrency: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of Herald's API with the submitter's key, ``concurrency`` connections."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=stack.settings.api_base_url,
+        headers={"Authorization": f"Bearer {stack.submitter_key}"},
+        limits=limits,
+        timeout=120,
+    ) as client:
+        yield client
+
+
+def environment(stack: BenchStack, concurrency: int, worker_mode: WorkerMode) -> Environment:
+    return Environment(
+        concurrency=concurrency,
+        worker_mode=worker_mode,
+        cpu_cores=os.cpu_count() or 1,
+        max_concurrent_deliveries=stack.settings.max_concurrent_deliveries,
+        python=platform.python_version(),
+        temporalio=version("temporalio"),
+        platform=platform.platform(),
+    )
 
 
 @asynccontextmanager

@@ -12,10 +12,16 @@ __all__ = [
     "BatchResult",
     "BenchResult",
     "DatabaseStats",
+    "Environment",
     "HeraldResult",
     "HistoryStats",
+    "InFlightParameters",
+    "InFlightResult",
+    "LoadResult",
+    "MemoryReading",
     "Parameters",
     "Percentiles",
+    "ProbeResult",
     "StatementStat",
     "Throughput",
     "percentiles",
@@ -83,15 +89,25 @@ class HeraldResult:
     history: HistoryStats
     database: DatabaseStats
     cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+    """Each part's CPU milliseconds per delivered message, and their total."""
 
 
 @dataclass(frozen=True)
 class BaselineResult:
+    kind: str
+    """``bare`` (one no-op activity) or ``naive`` (Herald's shape, written naively)."""
     run: str
     """``before`` or ``after`` Herald's run."""
     throughput: Throughput
+    start_to_closed: Percentiles
+    """From the client sending the start to the close time Temporal recorded."""
+    start_to_provider: Percentiles | None
+    """``naive`` only: from the start sent to the first attempt reaching its simulator."""
     history: HistoryStats
     cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+    """Each part's CPU milliseconds per completed workflow, and their total."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +119,11 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
-class Parameters:
-    messages: int
+class Environment:
+    """What every mode's run is measured with."""
+
     concurrency: int
     worker_mode: str
-    history_sample: int
     cpu_cores: int
     max_concurrent_deliveries: int
     python: str
@@ -116,20 +132,99 @@ class Parameters:
 
 
 @dataclass(frozen=True)
+class Parameters(Environment):
+    messages: int
+    history_sample: int
+
+
+@dataclass(frozen=True)
 class BenchResult:
     started_at: str
     parameters: Parameters
     herald: HeraldResult
-    baselines: list[BaselineResult]
-    baseline_per_second: float
-    """Mean of the baseline runs."""
-    ratio: float
-    """Herald messages/s ÷ baseline workflows/s."""
+    bare: list[BaselineResult]
+    """The bare baseline before and after Herald."""
+    naive: list[BaselineResult]
+    """The naive baseline before and after Herald."""
+    bare_per_second: float
+    """Mean of the bare runs."""
+    naive_per_second: float
+    """Mean of the naive runs."""
+    herald_to_bare: float
+    """Herald messages/s ÷ bare workflows/s."""
+    herald_to_naive: float
+    """Herald messages/s ÷ naive messages/s."""
     batch: BatchResult
     scale_out: HeraldResult | None = None
     """With ``--scale-out``: Herald again, with two workers."""
     scale_out_ratio: float | None = None
     """Its messages/s ÷ those of the one-worker run."""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InFlightParameters(Environment):
+    in_flight: int
+    """Messages put in flight awaiting their acks."""
+    probe_submits: int
+    """``POST /v1/messages`` round trips timed on the empty system, then with the load."""
+    batch_size: int
+    """Messages per ``POST /v1/messages/batch`` of the load."""
+    ack_timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    """One part of the stack: its processes' RSS and peak RSS (``VmRSS``, ``VmHWM``) summed,
+    and their PSS (shared pages shared out; ``None`` where it could not be read), in MiB."""
+
+    processes: int
+    rss_mib: float
+    peak_rss_mib: float
+    pss_mib: float | None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Submit latency, one message at a time with the usual concurrency, and the memory by
+    part once those messages too were awaiting their acks."""
+
+    in_flight: int
+    """Messages awaiting acks when the probe started."""
+    submits: int
+    seconds: float
+    submit_response: Percentiles
+    cpu_seconds: dict[str, float]
+    memory: dict[str, MemoryReading]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Putting the messages in flight: their batches, then the wait until all await acks."""
+
+    messages: int
+    submit_seconds: float
+    """From the first batch sent to the last answered."""
+    settle_seconds: float
+    """From the first batch sent until PostgreSQL showed them all ``awaiting_ack``."""
+    cpu_seconds: dict[str, float]
+    cpu_ms_per_message: dict[str, float]
+
+
+@dataclass(frozen=True)
+class InFlightResult:
+    """``--in-flight N``: submit latency and memory on the empty system, then with N messages
+    in flight awaiting their acks."""
+
+    started_at: str
+    parameters: InFlightParameters
+    worker: str
+    """The Herald worker's part name in ``memory`` and ``cpu_seconds``."""
+    empty: ProbeResult
+    load: LoadResult
+    loaded: ProbeResult
+    p99_ratio: float
+    """Submit p99 loaded ÷ empty."""
     notes: list[str] = field(default_factory=list)
 
 

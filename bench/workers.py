@@ -1,10 +1,12 @@
-"""Herald's worker and the baseline's, run the same way for a fair comparison: either as tasks
+"""Herald's worker and the baselines', run the same way for a fair comparison: either as tasks
 of the benchmark's event loop (``inline``) or each in a process of its own (``process``).
 
 A worker process is this module: ``python -m bench.workers herald SETTINGS_JSON`` runs
 :func:`herald.worker.run_worker` (what ``herald worker`` runs), ``python -m bench.workers
-baseline SETTINGS_JSON TASK_QUEUE`` the baseline's; both stop cleanly on SIGTERM. The settings
-travel as a JSON file, so the process sees exactly the benchmark's settings and no ``.env``.
+baseline SETTINGS_JSON TASK_QUEUE`` the bare baseline's and ``python -m bench.workers naive
+SETTINGS_JSON TASK_QUEUE`` the naive one's (which delivers to the simulator of those settings);
+all stop cleanly on SIGTERM. The settings travel as a JSON file, so the process sees exactly
+the benchmark's settings and no ``.env``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -30,24 +32,28 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.baseline_workflow import BaselineWorkflow, noop
+from bench.naive_workflow import NaiveActivities, NaiveWorkflow
 from herald.core.logs import configure_logging
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 from herald.devstack.process import log_tail, spawn, stop_process
 from herald.lifecycle import until_signal
-from herald.worker import run_worker
+from herald.worker import http_client, run_worker
 
 __all__ = [
+    "BenchWorkerKind",
     "RunningWorker",
     "WorkerMode",
-    "baseline_worker",
+    "bench_worker",
     "herald_workers",
-    "run_baseline_worker",
+    "run_bench_worker",
     "wait_for_pollers",
     "write_settings",
 ]
 
 WorkerMode = Literal["process", "inline"]
+BenchWorkerKind = Literal["baseline", "naive"]
+WORKER_NAMES: dict[BenchWorkerKind, str] = {"baseline": "bare worker", "naive": "naive worker"}
 WorkerMain = Callable[[], Coroutine[Any, Any, None]]
 
 POLLER_TIMEOUT_SECONDS = 60.0
@@ -88,21 +94,31 @@ def read_settings(path: Path) -> Settings:
     return Settings(_env_file=None, **json.loads(path.read_text()))
 
 
-async def run_baseline_worker(settings: Settings, task_queue: str) -> None:
-    """The baseline's worker, with Herald's activity concurrency; runs until cancelled."""
+async def run_bench_worker(kind: BenchWorkerKind, settings: Settings, task_queue: str) -> None:
+    """A baseline's worker, with Herald's activity concurrency; runs until cancelled. The
+    naive one delivers to the simulator of ``settings`` with a client like Herald's."""
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    worker = Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[BaselineWorkflow],
-        activities=[noop],
-        max_concurrent_activities=settings.max_concurrent_deliveries,
-        # Like Herald's worker: its own modules pass through the sandbox, not re-imported per run.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("bench")
-        ),
-    )
-    await worker.run()
+    async with contextlib.AsyncExitStack() as resources:
+        workflows: list[type] = [BaselineWorkflow]
+        activities: list[Callable[..., Any]] = [noop]
+        if kind == "naive":
+            http = await resources.enter_async_context(http_client(settings))
+            naive = NaiveActivities(
+                http, settings.simulator_url, settings.require_provider_secret()
+            )
+            workflows, activities = [NaiveWorkflow], [naive.deliver]
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=workflows,
+            activities=activities,
+            max_concurrent_activities=settings.max_concurrent_deliveries,
+            # Like Herald's: its own modules pass through the sandbox, not re-imported per run.
+            workflow_runner=SandboxedWorkflowRunner(
+                restrictions=SandboxRestrictions.default.with_passthrough_modules("bench")
+            ),
+        )
+        await worker.run()
 
 
 @asynccontextmanager
@@ -126,14 +142,17 @@ async def herald_workers(
         yield workers
 
 
-def baseline_worker(
-    mode: WorkerMode, settings: Settings, settings_file: Path, task_queue: str
+def bench_worker(
+    kind: BenchWorkerKind, mode: WorkerMode, settings_file: Path, task_queue: str
 ) -> contextlib.AbstractAsyncContextManager[RunningWorker]:
-    """The baseline's worker on ``task_queue`` for the block."""
+    """A baseline's worker on ``task_queue`` for the block, with the settings of
+    ``settings_file``."""
+    name = WORKER_NAMES[kind]
     if mode == "inline":
-        return _inline("baseline worker", lambda: run_baseline_worker(settings, task_queue))
+        settings = read_settings(settings_file)
+        return _inline(name, lambda: run_bench_worker(kind, settings, task_queue))
     log_file = settings_file.with_name(f"{task_queue}.log")
-    return _process("baseline worker", ["baseline", str(settings_file), task_queue], log_file)
+    return _process(name, [kind, str(settings_file), task_queue], log_file)
 
 
 async def wait_for_pollers(client: Client, task_queue: str, worker: RunningWorker) -> None:
@@ -182,18 +201,18 @@ async def _process(name: str, args: list[str], log_file: Path) -> AsyncIterator[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run a worker of the benchmark until SIGTERM.")
-    parser.add_argument("kind", choices=["herald", "baseline"])
+    parser.add_argument("kind", choices=["herald", *get_args(BenchWorkerKind)])
     parser.add_argument("settings_file", type=Path)
-    parser.add_argument("task_queue", nargs="?", help="the baseline's task queue")
+    parser.add_argument("task_queue", nargs="?", help="a baseline's task queue")
     args = parser.parse_args()
     settings = read_settings(args.settings_file)
     configure_logging()
     if args.kind == "herald":
         asyncio.run(until_signal(run_worker(settings)))
     elif args.task_queue:
-        asyncio.run(until_signal(run_baseline_worker(settings, args.task_queue)))
+        asyncio.run(until_signal(run_bench_worker(args.kind, settings, args.task_queue)))
     else:
-        parser.error("the baseline worker needs a task queue")
+        parser.error(f"the {args.kind} worker needs a task queue")
 
 
 if __name__ == "__main__":

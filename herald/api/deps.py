@@ -1,8 +1,12 @@
-"""FastAPI dependencies, as ``Annotated`` aliases the routes declare."""
+"""FastAPI dependencies, as ``Annotated`` aliases the routes declare.
+
+All of them are ``async def``, trivial as most are: FastAPI runs a plain ``def`` dependency
+in its thread pool, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,7 +40,7 @@ __all__ = [
 ]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -44,11 +48,11 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def get_workflows(services: ServicesDep) -> WorkflowGateway:
+async def get_workflows(services: ServicesDep) -> WorkflowGateway:
     return services.workflows
 
 
@@ -57,7 +61,7 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_sessions(services: ServicesDep) -> SessionFactory:
+async def get_sessions(services: ServicesDep) -> SessionFactory:
     return services.sessions
 
 
@@ -70,7 +74,7 @@ WorkflowsDep = Annotated[WorkflowGateway, Depends(get_workflows)]
 bearer = HTTPBearer(auto_error=False, description="An API key (shown once, at its creation)")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -85,11 +89,11 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def scoped(scope: Scope) -> Callable[[Principal], Principal]:
+def scoped(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency answering the caller if its key has ``scope`` (or ``admin``), else 403
     naming the scope."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not principal.can(scope):
             raise Forbidden(
                 f"this API key lacks the scope `{scope}`, which allows: {scope.allows}; "

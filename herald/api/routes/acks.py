@@ -61,7 +61,7 @@ async def acking_caller(
     constant time) stands in for a key."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is not None:
-        return scoped(Scope.ACKS_WRITE)(principal).key_id
+        return (await scoped(Scope.ACKS_WRITE)(principal)).key_id
     secret = services.settings.gateway_secret
     if secret is None:
         raise Unauthorized(MISSING_KEY)

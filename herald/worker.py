@@ -121,7 +121,7 @@ async def run_worker(settings: Settings) -> None:
         sessions(
             settings.require_database_url(),
             pool_size=settings.database_pool_size,
-            pre_ping=False,
+            ping_after_idle=None,
         ) as session_factory,
         http_client(settings) as http,
         webhook_http_client() as webhook_http,
@@ -136,7 +136,7 @@ async def run_worker(settings: Settings) -> None:
         provider = http_provider(settings, http, tracing)
         breaker = ProviderBreaker.from_settings(session_factory, provider.name, settings)
         activities = DeliveryActivities(
-            MessageProjection(session_factory), provider, breaker, webhook_policy(settings)
+            MessageProjection(session_factory, breaker), provider, breaker, webhook_policy(settings)
         )
         webhook_activities = WebhookActivities(
             session_factory,

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
-from herald.core.database import migrate
+from herald.core.database import create_engine, migrate
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
 from herald.devstack.postgres import EmbeddedPostgres
@@ -51,6 +53,31 @@ async def test_submits_while_temporal_is_down_are_delivered_when_it_is_back(
         assert {m["status"] for m in during} == {"pending"}
         await own_temporal.start()
         await all_delivered(stack, [before["id"], *(m["id"] for m in during)])
+
+
+async def test_a_restarted_database_costs_no_request_after_a_quiet_spell(
+    own_postgres: EmbeddedPostgres,
+) -> None:
+    """A pooled connection idle longer than the ping threshold is checked before use: the
+    first statement after a restart gets a fresh connection. Without the ping it fails."""
+    pinging = create_engine(own_postgres.url, pool_size=1, ping_after_idle=0.2)
+    never_pinging = create_engine(own_postgres.url, pool_size=1, ping_after_idle=None)
+    try:
+        for engine in (pinging, never_pinging):
+            async with engine.connect() as connection:
+                assert await connection.scalar(text("SELECT 1")) == 1
+        await own_postgres.stop()
+        await own_postgres.start()
+        await asyncio.sleep(0.3)
+
+        async with pinging.connect() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+        with pytest.raises(DBAPIError):
+            async with never_pinging.connect() as connection:
+                await connection.scalar(text("SELECT 1"))
+    finally:
+        await pinging.dispose()
+        await never_pinging.dispose()
 
 
 @pytest.mark.parametrize("settings_overrides", [FAULTS])

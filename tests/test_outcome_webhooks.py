@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
+from herald.activities.breaker import ProviderBreaker
 from herald.activities.projection import MessageProjection
 from herald.core import webhooks
 from herald.core.contract import MessageStatus, Transition
@@ -279,7 +280,8 @@ async def test_a_recording_run_twice_enqueues_its_event_once(settings: Settings)
             message = await submit(client)
     transition = Transition(message["id"], MessageStatus.DELIVERED)
     async with sessions(settings.require_database_url()) as factory:
-        projection = MessageProjection(factory)
+        breaker = ProviderBreaker.from_settings(factory, "http", settings)
+        projection = MessageProjection(factory, breaker)
         recording = ActivityEnvironment()
         first = await recording.run(projection.apply, transition)
         again = await recording.run(projection.apply, transition)

@@ -14,7 +14,9 @@ whatever their own clocks say.
 A delivery is two calls: :meth:`ProviderBreaker.admit` before the send (raises
 :class:`~herald.core.errors.CircuitOpen` when nothing may go out), then
 :meth:`ProviderBreaker.record` with the :class:`Admission` and the outcome. On the happy path
-(closed, window full of successes, success) the pair costs one ``SELECT`` and no write.
+(closed, window full of successes, success) the pair costs no statement of its own: the
+attempt's first statement reads the breaker in passing (:meth:`ProviderBreaker.reading`), and
+a closed breaker admits on that reading.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Update, func, or_, update
+from sqlalchemy import ColumnElement, ScalarSelect, Update, func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +40,7 @@ from herald.core.settings import Settings
 __all__ = [
     "MAX_SAMPLE_SIZE",
     "Admission",
+    "BreakerReading",
     "Outcome",
     "ProviderBreaker",
 ]
@@ -66,6 +69,15 @@ class Admission:
     window: str = ""
     """The closed breaker's recent outcomes as ``admit`` read them, so that recording a
     success into a window already full of successes needs no database access."""
+
+
+@dataclass(frozen=True)
+class BreakerReading:
+    """The breaker's row as another statement read it: ``state`` is ``None`` when the
+    provider has no row yet."""
+
+    state: CircuitBreakerState | None
+    window: str | None
 
 
 @dataclass(frozen=True)
@@ -116,14 +128,28 @@ class ProviderBreaker:
             probe_lease=timedelta(seconds=2 * settings.provider_timeout_seconds),
         )
 
-    async def admit(self) -> Admission:
+    def reading(self) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+        """The breaker's state and window as scalar subqueries, for another statement to
+        return in passing; :class:`BreakerReading` of what they answered is ``admit``'s."""
+        row = select(col(CircuitBreaker.state), col(CircuitBreaker.outcomes)).where(
+            col(CircuitBreaker.provider) == self.provider
+        )
+        return (
+            row.with_only_columns(col(CircuitBreaker.state)).scalar_subquery(),
+            row.with_only_columns(col(CircuitBreaker.outcomes)).scalar_subquery(),
+        )
+
+    async def admit(self, reading: BreakerReading | None = None) -> Admission:
         """Leave to send one request, or :class:`CircuitOpen` when none may go out now.
 
-        Closed: always (one ``SELECT``). Open: refused until the open timeout passes; then the
-        first caller turns the breaker half-open and is the probe. Half-open: refused while
-        the probe is in flight (``retry_after_seconds`` at most 1 s), until it is recorded
-        or its lease runs out.
+        ``reading``: the breaker as a statement just read it (:meth:`reading`); a closed one
+        admits on it with no statement. Closed: always (one ``SELECT`` unless read). Open:
+        refused until the open timeout passes; then the first caller turns the breaker
+        half-open and is the probe. Half-open: refused while the probe is in flight
+        (``retry_after_seconds`` at most 1 s), until it is recorded or its lease runs out.
         """
+        if reading is not None and reading.state == CLOSED and reading.window is not None:
+            return Admission(is_probe=False, window=reading.window)
         async with self._sessions() as session:
             found = await _read(session, self.provider)
             if found is None:

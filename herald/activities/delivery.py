@@ -11,7 +11,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.activities.breaker import Outcome, ProviderBreaker
+from herald.activities.breaker import BreakerReading, Outcome, ProviderBreaker
 from herald.activities.projection import AttemptRecord, MessageProjection, Settled
 from herald.activities.providers import Accepted, OutboundMessage, Provider
 from herald.core.contract import (
@@ -99,7 +99,7 @@ class DeliveryActivities:
             attempt=attempt,
         )
         try:
-            accepted = await self._send(outbound)
+            accepted = await self._send(outbound, context.breaker)
         except RecoverableDeliveryError as err:
             return await self._deferred(message_id, _failed_attempt(attempt, started_at, err), err)
         except DeliveryError as err:
@@ -119,10 +119,11 @@ class DeliveryActivities:
         )
         return AttemptResult(attempt=attempt, provider_message_id=accepted.provider_message_id)
 
-    async def _send(self, outbound: OutboundMessage) -> Accepted:
-        """The provider call, through the breaker; only transient failures count against the
-        provider (a refused recipient says nothing about the provider's health)."""
-        admission = await self._breaker.admit()
+    async def _send(self, outbound: OutboundMessage, breaker: BreakerReading) -> Accepted:
+        """The provider call, through the breaker (as the attempt's first statement read it);
+        only transient failures count against the provider (a refused recipient says nothing
+        about the provider's health)."""
+        admission = await self._breaker.admit(breaker)
         outcome: Outcome = "neutral"
         try:
             accepted = await self._provider.send(outbound)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import Uuid, any_, func, literal
+from sqlalchemy import ColumnElement, Uuid, any_, false, func, literal
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,7 +26,7 @@ from herald.core.models import Message, MessagePublic
 from herald.core.outcomes import OUTCOME_EVENTS, OutcomeEvent
 from herald.core.webhook_models import WebhookEndpoint, WebhookSend, WebhookSendState
 
-__all__ = ["EVENT_NAMESPACE", "OutcomeEventBody", "enqueue_outcome_event"]
+__all__ = ["EVENT_NAMESPACE", "OutcomeEventBody", "enqueue_outcome_event", "has_subscriber"]
 
 EVENT_NAMESPACE = uuid.UUID("6d1f7c2e-0b7a-4f0e-9a51-3c8e2f4b9d10")
 """Event ids recorded by a workflow's bookkeeping are derived in this namespace."""
@@ -44,6 +45,25 @@ class OutcomeEventBody(BaseModel):
         return cls(type=event, timestamp=message.updated_at, data=data)
 
 
+def has_subscriber(status: MessageStatus) -> ColumnElement[bool]:
+    """Whether an endpoint of the message's tenant subscribes to the event of reaching
+    ``status`` (false when there is no such event), for a statement on ``messages`` to read
+    in passing: without a subscriber, :func:`enqueue_outcome_event` has nothing to do."""
+    event = OUTCOME_EVENTS.get(status)
+    if event is None:
+        return false()
+    return _subscribed(event, col(Message.tenant_id)).exists()
+
+
+def _subscribed(event: OutcomeEvent, tenant_id: Any) -> sa.Select[uuid.UUID]:
+    """The endpoints of ``tenant_id`` that subscribe to ``event``."""
+    return sa.select(col(WebhookEndpoint.id)).where(
+        col(WebhookEndpoint.tenant_id) == tenant_id,
+        col(WebhookEndpoint.deleted_at).is_(None),
+        literal(event.value) == any_(col(WebhookEndpoint.events)),
+    )
+
+
 async def enqueue_outcome_event(
     session: AsyncSession, message: Message | None, status: MessageStatus
 ) -> list[str]:
@@ -60,7 +80,7 @@ async def enqueue_outcome_event(
         return []
     event_id = _event_id()
     body = OutcomeEventBody.of(event, message).model_dump_json()
-    endpoints = sa.select(
+    endpoints = _subscribed(event, message.tenant_id).with_only_columns(
         func.gen_random_uuid(),
         literal(event_id, Uuid()),
         col(WebhookEndpoint.id),
@@ -70,10 +90,6 @@ async def enqueue_outcome_event(
         literal(WebhookSendState.PENDING.value),
         literal(0),
         literal(message.updated_at),
-    ).where(
-        col(WebhookEndpoint.tenant_id) == message.tenant_id,
-        col(WebhookEndpoint.deleted_at).is_(None),
-        literal(event.value) == any_(col(WebhookEndpoint.events)),
     )
     statement = insert(WebhookSend).from_select(
         [

@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, exists, insert, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.activities.outcome_events import enqueue_outcome_event
+from herald.activities.breaker import BreakerReading, ProviderBreaker
+from herald.activities.outcome_events import enqueue_outcome_event, has_subscriber
 from herald.core.contract import (
     CHANGEABLE_STATUSES,
     TERMINAL_STATUSES,
@@ -28,7 +29,7 @@ from herald.core.contract import (
     Reprioritized,
     Transition,
 )
-from herald.core.database import SessionFactory
+from herald.core.database import SessionFactory, autocommit
 from herald.core.models import Attempt, AttemptOutcome, Message, Suppression, utcnow
 from herald.core.outcomes import Recorded
 
@@ -37,12 +38,14 @@ __all__ = ["AttemptContext", "AttemptRecord", "MessageProjection", "Settled"]
 
 @dataclass(frozen=True)
 class AttemptContext:
-    """What an attempt needs from the row: the content stays out of workflow history."""
+    """What an attempt needs from the row (the content stays out of workflow history), and
+    the provider's circuit breaker as the same statement read it."""
 
     recipient: str
     content: str
     priority: str
     sequence_number: int | None
+    breaker: BreakerReading
 
 
 @dataclass(frozen=True)
@@ -74,15 +77,18 @@ def _suppressed() -> ColumnElement[bool]:
 
 
 class MessageProjection:
-    """Each method is one transaction."""
+    """Each method is one transaction, most of them one statement (in autocommit: no
+    ``BEGIN`` and ``COMMIT`` round trips around it)."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, breaker: ProviderBreaker) -> None:
         self._sessions = sessions
+        self._autocommit = autocommit(sessions)
+        self._breaker = breaker
 
     async def begin_attempt(self, message_id: str, attempt: int) -> AttemptContext | Settled | None:
-        """Mark the message ``sending`` if it is still open and its recipient not suppressed;
-        else what it is (``suppressed`` for a suppressed recipient); ``None`` when there is
-        no such message."""
+        """Mark the message ``sending`` if it is still open and its recipient not suppressed,
+        reading the circuit breaker in passing; else what it is (``suppressed`` for a
+        suppressed recipient); ``None`` when there is no such message."""
         now = utcnow()
         values: dict[str, Any] = {
             "status": MessageStatus.SENDING,
@@ -105,15 +111,17 @@ class MessageProjection:
                 col(Message.content),
                 col(Message.priority),
                 col(Message.sequence_number),
+                *self._breaker.reading(),
             )
         )
-        async with self._sessions() as session:
-            row = (await session.exec(statement)).first()
-            await session.commit()
+        async with self._autocommit.connect() as connection:
+            row = (await connection.execute(statement)).first()
             if row is not None:
-                return AttemptContext(*row)
+                recipient, content, priority, sequence_number, state, window = row
+                breaker = BreakerReading(state, window)
+                return AttemptContext(recipient, content, priority, sequence_number, breaker)
             found = (
-                await session.exec(
+                await connection.execute(
                     select(col(Message.status), _suppressed()).where(
                         col(Message.id) == uuid.UUID(message_id)
                     )
@@ -186,20 +194,26 @@ class MessageProjection:
         ]
         if transition.only_from is not None:
             conditions.append(col(Message.status).in_(transition.only_from))
+        subscribed = has_subscriber(transition.status)
         async with self._sessions() as session:
-            message = await session.scalar(
-                update(Message).where(*conditions).values(**values).returning(Message)
-            )
-            if message is None:
-                message = await session.scalar(select(Message).where(*conditions[:1]))
-                if message is None or message.status != transition.status:
-                    status = message.status if message is not None else transition.status
+            updated = update(Message).where(*conditions).values(**values)
+            row: tuple[Message, bool] | None = (
+                await session.exec(updated.returning(Message, subscribed))
+            ).first()
+            if row is None:
+                found = select(Message, subscribed).where(*conditions[:1])
+                row = (await session.exec(found)).first()
+                if row is None or row[0].status != transition.status:
+                    status = row[0].status if row is not None else transition.status
                     return Recorded(False, status)
                 # Already so: a recording run again after its first run committed. It answers
                 # the same sends (their event id is the recording's).
             elif transition.ack_timeout_attempt is not None:
                 await _mark_ack_timeout(session, transition, transition.ack_timeout_attempt)
-            sends = await enqueue_outcome_event(session, message, transition.status)
+            message, is_subscribed = row
+            sends = []
+            if is_subscribed:
+                sends = await enqueue_outcome_event(session, message, transition.status)
             await session.commit()
         return Recorded(True, transition.status, sends)
 
@@ -240,7 +254,8 @@ class MessageProjection:
         return int(number) if number is not None else None
 
     async def _update(self, message_id: str, values: dict[str, Any], record: AttemptRecord) -> None:
-        """Update the message and add the attempt, in one transaction."""
+        """Update the message and add the attempt, in one statement (the update a
+        data-modifying ``WITH`` of the insert)."""
         finished_at = utcnow()
         attempt = {
             "message_id": uuid.UUID(message_id),
@@ -254,12 +269,15 @@ class MessageProjection:
             "failure_class": record.failure_class,
             "failure_reason": record.failure_reason,
         }
-        async with self._sessions() as session:
-            await session.exec(
-                update(Message).where(col(Message.id) == uuid.UUID(message_id)).values(**values)
-            )
-            await session.exec(insert(Attempt).values(**attempt))
-            await session.commit()
+        message = (
+            update(Message)
+            .where(col(Message.id) == uuid.UUID(message_id))
+            .values(**values)
+            .returning(col(Message.id))
+            .cte("message")
+        )
+        async with self._autocommit.connect() as connection:
+            await connection.execute(insert(Attempt).values(**attempt).add_cte(message))
 
 
 async def _mark_ack_timeout(session: AsyncSession, transition: Transition, attempt: int) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from herald.core.contract import ACKABLE_STATUSES, DeadLetterAction, MessageStatus
-from herald.core.database import SessionFactory
+from herald.core.database import SessionFactory, autocommit
 from herald.core.errors import Conflict, NotFound, ServiceUnavailable
 from herald.core.models import Message
 from herald.operations.bounded import map_bounded
@@ -108,8 +108,8 @@ async def standings_of(
     )
     if tenant_id is not None:
         query = query.where(col(Message.tenant_id) == tenant_id)
-    async with sessions() as session:
-        rows = await session.exec(query)
+    async with autocommit(sessions).connect() as connection:
+        rows = await connection.execute(query)
         return {
             message_id: Standing(status, accepted_at is not None)
             for message_id, status, accepted_at in rows.all()

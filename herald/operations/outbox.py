@@ -97,7 +97,7 @@ class OutboxRelay:
             ).all()
             started, refused, reachable = await self._start(due)
             if started:
-                await mark_queued(session, started)
+                await mark_queued(await session.connection(), started)
                 log.info("outbox relay started pending messages", extra={"count": len(started)})
             if refused:
                 await self._back_off(session, refused)

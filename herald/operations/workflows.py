@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import case, func, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
@@ -33,7 +33,7 @@ from herald.core.contract import (
     SequenceState,
     workflow_id_for,
 )
-from herald.core.database import DATABASE_UNAVAILABLE, SessionFactory
+from herald.core.database import DATABASE_UNAVAILABLE, SessionFactory, autocommit
 from herald.core.errors import ServiceUnavailable
 from herald.core.models import Message, utcnow
 from herald.core.outcomes import WebhookSendJob, webhook_task_queue, webhook_workflow_id
@@ -149,9 +149,8 @@ class WorkflowGateway:
         if not started:
             return
         try:
-            async with self._sessions() as session:
-                await mark_queued(session, started)
-                await session.commit()
+            async with autocommit(self._sessions).connect() as connection:
+                await mark_queued(connection, started)
         except DATABASE_UNAVAILABLE as err:
             log.warning("messages started but still marked pending", extra={"error": str(err)})
 
@@ -321,17 +320,17 @@ def _starting_status(job: DeliveryJob) -> MessageStatus:
     return MessageStatus.QUEUED
 
 
-async def mark_queued(session: AsyncSession, messages: Sequence[Message]) -> None:
-    """``pending`` → ``queued`` (``scheduled`` until a future ``send_at``) in ``session``'s
-    transaction, for the messages an activity has not already moved further; each message is
-    updated to what its row says."""
+async def mark_queued(connection: AsyncConnection, messages: Sequence[Message]) -> None:
+    """``pending`` → ``queued`` (``scheduled`` until a future ``send_at``) on ``connection``
+    (in its transaction, if it has one), for the messages an activity has not already moved
+    further; each message is updated to what its row says."""
     now = utcnow()
     by_id = {message.id: message for message in messages}
     started = case(
         (col(Message.send_at) > func.now(), MessageStatus.SCHEDULED.value),
         else_=MessageStatus.QUEUED.value,
     )
-    queued = await session.exec(
+    queued = await connection.execute(
         update(Message)
         .where(col(Message.id).in_(by_id))
         .where(col(Message.status) == MessageStatus.PENDING)
@@ -343,7 +342,7 @@ async def mark_queued(session: AsyncSession, messages: Sequence[Message]) -> Non
         message.status, message.updated_at = MessageStatus(status), now
     if not by_id:
         return
-    further = await session.exec(
+    further = await connection.execute(
         select(col(Message.id), col(Message.status), col(Message.updated_at)).where(
             col(Message.id).in_(by_id)
         )

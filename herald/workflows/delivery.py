@@ -303,6 +303,11 @@ class MessageDelivery:
                     return await self._finish(MessageStatus.DELIVERED)
                 continue
             attempts = result.attempt
+            if self._acknowledged:
+                # The ack came with the acceptance: delivered at once, without publishing an
+                # ``awaiting_ack`` no one could see (a history event and a visibility write).
+                self._status = MessageStatus.AWAITING_ACK
+                return await self._finish(MessageStatus.DELIVERED)
             self._set_status(MessageStatus.AWAITING_ACK)
             ack_wait = timedelta(seconds=policy.ack_timeout_seconds)
             if await self._waited(lambda: self._acknowledged, ack_wait):

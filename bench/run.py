@@ -19,7 +19,6 @@ nothing about Herald's behaviour.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import sys
@@ -36,6 +35,7 @@ from bench.options import Options, parse_args
 from bench.report import summary, write_json
 from bench.stats import BenchResult, InFlightResult
 from bench.throughput import throughput_benchmark
+from herald import lifecycle
 from herald.core.logs import KeyValueFormatter
 from herald.lifecycle import until_signal
 
@@ -106,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     with _workdir(options.workdir) as workdir, _logging(workdir / "bench.log"):
         try:
-            asyncio.run(until_signal(run(workdir)))
+            # Herald's API runs here, as `herald api` runs it (uvicorn would pick uvloop for
+            # the naive API on its own too).
+            lifecycle.run(until_signal(run(workdir)))
         except RuntimeError as error:
             sys.exit(f"bench: {error}\n(logs: {workdir}; keep them with --workdir)")
     if not results:

@@ -37,7 +37,7 @@ from herald.core.logs import configure_logging
 from herald.core.settings import Settings
 from herald.core.temporal import connect
 from herald.devstack.process import log_tail, spawn, stop_process
-from herald.lifecycle import until_signal
+from herald.lifecycle import run, until_signal
 from herald.worker import http_client, run_worker
 
 __all__ = [
@@ -208,7 +208,7 @@ def main() -> None:
     settings = read_settings(args.settings_file)
     configure_logging()
     if args.kind == "herald":
-        asyncio.run(until_signal(run_worker(settings)))
+        run(until_signal(run_worker(settings)))  # as `herald worker` runs it
     elif args.task_queue:
         asyncio.run(until_signal(run_bench_worker(args.kind, settings, args.task_queue)))
     else:

@@ -11,10 +11,10 @@ reads the same settings (environment and ``.env``).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
+from herald import lifecycle
 from herald.cli import admin, remote, services
 from herald.core.logs import configure_logging
 from herald.core.settings import get_settings
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     configure_logging()
     try:
-        asyncio.run(args.run(get_settings(), args))
+        lifecycle.run(args.run(get_settings(), args))
     except RuntimeError as error:
         # Herald's own errors say what to do; no traceback for those.
         cause = f" (caused by {error.__cause__!r})" if error.__cause__ else ""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -90,12 +91,19 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+_AUTOCOMMIT: WeakKeyDictionary[SessionFactory, AsyncEngine] = WeakKeyDictionary()
+
+
 def autocommit(sessions: SessionFactory) -> AsyncEngine:
     """The engine behind ``sessions``, in autocommit: each statement is a transaction of its
     own, without the ``BEGIN`` and ``COMMIT`` (or ``ROLLBACK``) round trips a session spends
-    around it. For work that is one statement, or statements that need no common snapshot."""
-    engine: AsyncEngine = sessions.kw["bind"]
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    around it. For work that is one statement, or statements that need no common snapshot.
+    Made once per factory (a request's path asks for it)."""
+    engine = _AUTOCOMMIT.get(sessions)
+    if engine is None:
+        bound: AsyncEngine = sessions.kw["bind"]
+        engine = _AUTOCOMMIT[sessions] = bound.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 @asynccontextmanager

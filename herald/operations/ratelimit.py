@@ -21,9 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import Float, Select, String, bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import col
 
 from herald.core.contract import Priority
@@ -83,33 +84,18 @@ class RateLimits:
                 raise
 
     async def _take(self, tenant: Tenant, bucket: Bucket, cost: int) -> None:
-        now = func.statement_timestamp()
-        refilled = func.least(
-            bucket.burst,
-            col(RateBucket.tokens)
-            + bucket.per_second * func.extract("epoch", now - col(RateBucket.updated_at)),
-        )
-        statement = (
-            insert(RateBucket)
-            .values(
-                tenant_id=tenant.id, bucket=bucket.name, tokens=bucket.burst - cost, updated_at=now
-            )
-            .on_conflict_do_update(
-                index_elements=[col(RateBucket.tenant_id), col(RateBucket.bucket)],
-                set_={"tokens": refilled - cost, "updated_at": now},
-                where=refilled >= min(cost, bucket.burst),
-            )
-            .returning(col(RateBucket.tokens))
-        )
+        values = {
+            "tenant_id": tenant.id,
+            "bucket": bucket.name,
+            "per_second": bucket.per_second,
+            "burst": bucket.burst,
+            "cost": cost,
+            "needed": min(cost, bucket.burst),
+        }
         async with self._engine.connect() as connection:
-            taken = (await connection.execute(statement)).first()
+            taken = (await connection.execute(_CHARGE, values)).first()
             if taken is None:
-                tokens = await connection.scalar(
-                    select(refilled).where(
-                        col(RateBucket.tenant_id) == tenant.id,
-                        col(RateBucket.bucket) == bucket.name,
-                    )
-                )
+                tokens = await connection.scalar(_TOKENS, values)
         if taken is None:
             raise _over_limit(tenant, bucket, cost, float(tokens or 0.0))
 
@@ -122,6 +108,37 @@ class RateLimits:
                 )
                 .values(tokens=func.least(bucket.burst, col(RateBucket.tokens) + literal(cost)))
             )
+
+
+def _charge_statements() -> tuple[ReturningInsert[float], Select[float]]:
+    """The charge, and the tokens a refused one found, built once (a submit's hot path): the
+    tenant, the bucket and its shape are bound at each execution."""
+    tenant_id, name = bindparam("tenant_id", type_=String), bindparam("bucket", type_=String)
+    per_second, burst = bindparam("per_second", type_=Float), bindparam("burst", type_=Float)
+    cost, needed = bindparam("cost", type_=Float), bindparam("needed", type_=Float)
+    now = func.statement_timestamp()
+    refilled = func.least(
+        burst,
+        col(RateBucket.tokens)
+        + per_second * func.extract("epoch", now - col(RateBucket.updated_at)),
+    )
+    charge = (
+        insert(RateBucket)
+        .values(tenant_id=tenant_id, bucket=name, tokens=burst - cost, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[col(RateBucket.tenant_id), col(RateBucket.bucket)],
+            set_={"tokens": refilled - cost, "updated_at": now},
+            where=refilled >= needed,
+        )
+        .returning(col(RateBucket.tokens))
+    )
+    tokens: Select[float] = select(refilled).where(
+        col(RateBucket.tenant_id) == tenant_id, col(RateBucket.bucket) == name
+    )
+    return charge, tokens
+
+
+_CHARGE, _TOKENS = _charge_statements()
 
 
 def _over_limit(tenant: Tenant, bucket: Bucket, cost: int, tokens: float) -> TooManyRequests:

@@ -119,15 +119,8 @@ async def remove_pending_messages(settings: Settings) -> None:
         await session.commit()
 
 
-@asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[None]:
-    task = asyncio.create_task(run_worker(settings))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def running_worker(settings: Settings) -> contextlib.AbstractAsyncContextManager[None]:
+    return in_background(run_worker(settings))
 
 
 @asynccontextmanager

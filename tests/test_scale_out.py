@@ -25,7 +25,7 @@ from herald.core.settings import Settings
 from tests.gateway import ScriptedGateway
 from tests.processes import Running, herald_processes, wait_until_answering
 from tests.servers import serving
-from tests.stack import API_KEY
+from tests.stack import API_KEY, in_background
 from tests.tenancy import new_tenant
 from tests.test_ordering import unique_recipient
 
@@ -97,13 +97,8 @@ async def acking_everything(gateway: ScriptedGateway, apis: Failover) -> AsyncIt
             await asyncio.gather(*(ack(message_id) for message_id in received - acked))
             await asyncio.sleep(0.2)
 
-    task = asyncio.create_task(loop())
-    try:
+    async with in_background(loop()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def wait_all_delivered(settings: Settings, ids: list[str], timeout: float) -> None:

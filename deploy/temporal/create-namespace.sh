@@ -11,15 +11,23 @@ namespace=${TEMPORAL_NAMESPACE:-default}
 retention=${TEMPORAL_NAMESPACE_RETENTION:-72h}
 attempts=${TEMPORAL_HEALTH_ATTEMPTS:-60}
 
-attempt=1
-until temporal operator cluster health --address "$TEMPORAL_ADDRESS"; do
-    if [ "$attempt" -ge "$attempts" ]; then
-        echo "Temporal at $TEMPORAL_ADDRESS is not healthy after $attempts attempts" >&2
-        exit 1
-    fi
-    attempt=$((attempt + 1))
-    sleep 2
-done
+# retry WHAT COMMAND...: run COMMAND until it succeeds, every 2 s, at most $attempts times.
+retry() {
+    what=$1
+    shift
+    attempt=1
+    until "$@"; do
+        if [ "$attempt" -ge "$attempts" ]; then
+            echo "$what failed $attempts times" >&2
+            exit 1
+        fi
+        attempt=$((attempt + 1))
+        sleep 2
+    done
+}
+
+retry "the health check of Temporal at $TEMPORAL_ADDRESS" \
+    temporal operator cluster health --address "$TEMPORAL_ADDRESS"
 
 if temporal operator namespace describe --address "$TEMPORAL_ADDRESS" \
     --namespace "$namespace" >/dev/null 2>&1; then
@@ -32,18 +40,11 @@ fi
 
 # An attribute already registered with this type is kept as it is. A namespace just created
 # is "not found" here until the frontend's namespace cache refreshes (seconds): try again.
-attempt=1
 # One --type per --name: the CLI pairs them in order.
-until temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" \
+retry "registering the search attributes on $namespace" \
+    temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" \
     --namespace "$namespace" \
     --name MessageStatus --type Keyword \
     --name Recipient --type Keyword \
-    --name MessagePriority --type Keyword; do
-    if [ "$attempt" -ge "$attempts" ]; then
-        echo "could not register the search attributes on $namespace" >&2
-        exit 1
-    fi
-    attempt=$((attempt + 1))
-    sleep 2
-done
+    --name MessagePriority --type Keyword
 echo "search attributes registered on $namespace"

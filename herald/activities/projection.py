@@ -167,7 +167,8 @@ class MessageProjection:
     async def apply(self, transition: Transition) -> Recorded:
         """Write a transition the workflow decided (only from the statuses it names, if
         any), and enqueue in the same transaction the outcome webhook sends it raises
-        (DESIGN §11); the status the message has after it."""
+        (DESIGN §11); the status the message has after it. Without a subscribed endpoint
+        (and an attempt to mark) that is one statement in autocommit."""
         now = utcnow()
         retry_in = transition.next_retry_in_seconds
         values: dict[str, Any] = {
@@ -195,6 +196,12 @@ class MessageProjection:
         if transition.only_from is not None:
             conditions.append(col(Message.status).in_(transition.only_from))
         subscribed = has_subscriber(transition.status)
+        if transition.ack_timeout_attempt is None:
+            # The common case, no endpoint to tell and no attempt to mark: one statement.
+            alone = update(Message).where(*conditions, ~subscribed).values(**values)
+            async with self._autocommit.connect() as connection:
+                if (await connection.execute(alone.returning(col(Message.id)))).first():
+                    return Recorded(True, transition.status)
         async with self._sessions() as session:
             updated = update(Message).where(*conditions).values(**values)
             row: tuple[Message, bool] | None = (

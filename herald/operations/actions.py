@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -38,6 +38,7 @@ __all__ = [
     "DeadLetterResult",
     "OutcomeT",
     "acknowledge",
+    "act_on_each",
     "log_action",
     "raise_for_refusal",
     "resolve_dead_letters",
@@ -137,21 +138,35 @@ def _ack_refusal(standing: Standing) -> AckOutcome | None:
     return None
 
 
+async def act_on_each(
+    sessions: SessionFactory,
+    ids: Sequence[uuid.UUID],
+    act: Callable[[uuid.UUID, Standing | None], Awaitable[ActionResult[OutcomeT]]],
+    action: str,
+    actor: str,
+    tenant_id: str | None = None,
+) -> list[ActionResult[OutcomeT]]:
+    """A result per distinct id, in the order first asked: ``act`` on each id with its
+    standing (``None``: no such message, or not of ``tenant_id`` when given), a bounded
+    number at once, each result logged as ``actor``'s ``action``."""
+    ids = list(dict.fromkeys(ids))
+    standings = await standings_of(sessions, ids, tenant_id)
+
+    async def one(message_id: uuid.UUID) -> ActionResult[OutcomeT]:
+        result = await act(message_id, standings.get(message_id))
+        log_action(action, actor, result)
+        return result
+
+    return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
+
+
 async def acknowledge(
     sessions: SessionFactory, workflows: WorkflowGateway, ids: Sequence[uuid.UUID], actor: str
 ) -> list[AckResult]:
     """A result per distinct id, in the order first asked, for a message of any tenant (the
     gateway delivers for all of them); ``actor`` is who acks, for the log."""
-    ids = list(dict.fromkeys(ids))
-    standings = await standings_of(sessions, ids)
 
-    async def one(message_id: uuid.UUID) -> AckResult:
-        result = await _acknowledge_one(message_id)
-        log_action("acknowledge", actor, result)
-        return result
-
-    async def _acknowledge_one(message_id: uuid.UUID) -> AckResult:
-        standing = standings.get(message_id)
+    async def acknowledge_one(message_id: uuid.UUID, standing: Standing | None) -> AckResult:
         if standing is None:
             return AckResult(id=message_id, outcome=AckOutcome.NOT_FOUND)
         if standing.status == MessageStatus.SENDING and not standing.accepted:
@@ -170,7 +185,7 @@ async def acknowledge(
             refusal = _ack_refusal(standing) or AckOutcome.NOT_ACKNOWLEDGEABLE
         return AckResult(id=message_id, outcome=refusal, status=standing.status)
 
-    return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
+    return await act_on_each(sessions, ids, acknowledge_one, "acknowledge", actor)
 
 
 DONE = {
@@ -188,16 +203,8 @@ async def resolve_dead_letters(
 ) -> list[DeadLetterResult]:
     """A result per distinct id, in the order first asked; another tenant's dead letter is
     ``not_found`` unless ``principal`` is an admin."""
-    ids = list(dict.fromkeys(ids))
-    standings = await standings_of(sessions, ids, principal.tenant_to_list(None))
 
-    async def one(message_id: uuid.UUID) -> DeadLetterResult:
-        result = await _resolve_one(message_id)
-        log_action(action.value, principal.key_id, result)
-        return result
-
-    async def _resolve_one(message_id: uuid.UUID) -> DeadLetterResult:
-        standing = standings.get(message_id)
+    async def resolve_one(message_id: uuid.UUID, standing: Standing | None) -> DeadLetterResult:
         if standing is None:
             return DeadLetterResult(id=message_id, outcome=DeadLetterOutcome.NOT_FOUND)
         status = standing.status
@@ -214,7 +221,8 @@ async def resolve_dead_letters(
             id=message_id, outcome=DeadLetterOutcome.NOT_DEAD_LETTERED, status=status
         )
 
-    return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
+    tenant_id = principal.tenant_to_list(None)
+    return await act_on_each(sessions, ids, resolve_one, action.value, principal.key_id, tenant_id)
 
 
 REFUSALS = {

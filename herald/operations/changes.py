@@ -21,13 +21,12 @@ from herald.core.database import SessionFactory
 from herald.core.errors import Conflict, NotFound
 from herald.core.models import Message, utcnow
 from herald.operations.actions import (
-    MAX_CONCURRENT_CALLS,
     CancelOutcome,
     CancelResult,
-    log_action,
+    Standing,
+    act_on_each,
     standings_of,
 )
-from herald.operations.bounded import map_bounded
 from herald.operations.keys import Principal
 from herald.operations.workflows import WorkflowGateway
 
@@ -45,19 +44,14 @@ async def cancel_messages(
 ) -> list[CancelResult]:
     """A result per distinct id, in the order first asked; another tenant's message is
     ``not_found`` unless ``principal`` is an admin."""
-    ids = list(dict.fromkeys(ids))
-    standings = await standings_of(sessions, ids, principal.tenant_to_list(None))
 
-    async def one(message_id: uuid.UUID) -> CancelResult:
-        standing = standings.get(message_id)
+    async def cancel_one(message_id: uuid.UUID, standing: Standing | None) -> CancelResult:
         if standing is None:
-            result = CancelResult(id=message_id, outcome=CancelOutcome.NOT_FOUND)
-        else:
-            result = await _cancel(sessions, workflows, message_id, standing.status)
-        log_action("cancel", principal.key_id, result)
-        return result
+            return CancelResult(id=message_id, outcome=CancelOutcome.NOT_FOUND)
+        return await _cancel(sessions, workflows, message_id, standing.status)
 
-    return await map_bounded(one, ids, MAX_CONCURRENT_CALLS)
+    tenant_id = principal.tenant_to_list(None)
+    return await act_on_each(sessions, ids, cancel_one, "cancel", principal.key_id, tenant_id)
 
 
 async def _cancel(

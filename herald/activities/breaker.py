@@ -112,6 +112,11 @@ class ProviderBreaker:
         self._open_timeout = open_timeout
         self._probe_lease = probe_lease
         self._probe_in_flight_wait = min(open_timeout, PROBE_IN_FLIGHT_WAIT)
+        own_row = col(CircuitBreaker.provider) == provider
+        self._reading = (
+            select(col(CircuitBreaker.state)).where(own_row).scalar_subquery(),
+            select(col(CircuitBreaker.outcomes)).where(own_row).scalar_subquery(),
+        )
 
     @classmethod
     def from_settings(
@@ -131,13 +136,7 @@ class ProviderBreaker:
     def reading(self) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
         """The breaker's state and window as scalar subqueries, for another statement to
         return in passing; :class:`BreakerReading` of what they answered is ``admit``'s."""
-        row = select(col(CircuitBreaker.state), col(CircuitBreaker.outcomes)).where(
-            col(CircuitBreaker.provider) == self.provider
-        )
-        return (
-            row.with_only_columns(col(CircuitBreaker.state)).scalar_subquery(),
-            row.with_only_columns(col(CircuitBreaker.outcomes)).scalar_subquery(),
-        )
+        return self._reading
 
     async def admit(self, reading: BreakerReading | None = None) -> Admission:
         """Leave to send one request, or :class:`CircuitOpen` when none may go out now.

@@ -64,10 +64,11 @@ def _ping_when_idle(pool: Pool, idle_seconds: float) -> None:
 
     ``pool_pre_ping`` pings on every checkout, three statements (``BEGIN``, ``SELECT``,
     ``ROLLBACK``) in front of each request's own. A busy process takes its connections back
-    within milliseconds, and a restarted database leaves a gap longer than ``idle_seconds``
-    in any connection's use, so pinging after that gap alone keeps the guarantee for a
-    fraction of the cost. A dead connection is replaced by a fresh one (the pool retries a
-    checkout that raises ``DisconnectionError``).
+    within milliseconds, so it pays nothing here; a connection left idle past
+    ``idle_seconds`` (as a database restart leaves them) is pinged, and a dead one replaced
+    by a fresh one (the pool retries a checkout that raises ``DisconnectionError``). A
+    request that meets a dead connection anyway (a restart under load) answers 503 with
+    nothing stored, and SQLAlchemy then discards the rest of the pool's old connections.
     """
 
     @event.listens_for(pool, "checkin")

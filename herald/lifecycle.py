@@ -30,7 +30,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` to completion in a new event loop, uvloop's: its socket I/O and
     wake-ups (a database round trip, a Temporal task handed over from the SDK's threads)
-    cost less CPU than the standard loop's (bench/README.md has the figures)."""
+    cost less CPU than the standard loop's (README, Performance)."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
 

@@ -117,3 +117,20 @@ async def test_simultaneous_submits_with_one_key_store_one_message(
     assert sorted(a.status_code for a in answers) == [200] * 9 + [202], [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
     assert await stored_for(stack, recipient) == 1
+
+
+async def test_keyless_submits_leave_their_connections_transactional_for_claims(
+    stack: Stack, key: str, recipient: str
+) -> None:
+    """A submit without a key is one INSERT, committed by itself (autocommit). The pooled
+    connections it used must begin transactions again: the losers of a claim roll their rows
+    back, so interleaved with keyless submits one key still stores one message."""
+    keyless = [
+        stack.api.post("/v1/messages", json={"recipient": recipient, "content": f"n{n}"})
+        for n in range(20)
+    ]
+    claims = [submit(stack, key, recipient) for _ in range(10)]
+    answers = await asyncio.gather(*keyless, *claims)
+    assert [a.status_code for a in answers[:20]] == [202] * 20, [a.text for a in answers]
+    assert sorted(a.status_code for a in answers[20:]) == [200] * 9 + [202]
+    assert await stored_for(stack, recipient) == 21

@@ -11,9 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, insert, update
+from sqlalchemy import ColumnElement, DateTime, Insert, bindparam, exists, insert, update
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,38 +86,21 @@ class MessageProjection:
         self._sessions = sessions
         self._autocommit = autocommit(sessions)
         self._breaker = breaker
+        self._begin = _begin_statement(breaker)
 
     async def begin_attempt(self, message_id: str, attempt: int) -> AttemptContext | Settled | None:
         """Mark the message ``sending`` if it is still open and its recipient not suppressed,
         reading the circuit breaker in passing; else what it is (``suppressed`` for a
         suppressed recipient); ``None`` when there is no such message."""
         now = utcnow()
-        values: dict[str, Any] = {
-            "status": MessageStatus.SENDING,
-            "retry_count": attempt - 1,
-            "next_retry_at": None,
-            "updated_at": now,
+        values = {
+            "message_id": uuid.UUID(message_id),
+            "retries": attempt - 1,
+            "now": now,
+            "retried_at": now if attempt > 1 else None,
         }
-        if attempt > 1:
-            values["last_retry_at"] = now
-        statement = (
-            update(Message)
-            .where(
-                col(Message.id) == uuid.UUID(message_id),
-                col(Message.status).not_in(TERMINAL_STATUSES),
-                ~_suppressed(),
-            )
-            .values(**values)
-            .returning(
-                col(Message.recipient),
-                col(Message.content),
-                col(Message.priority),
-                col(Message.sequence_number),
-                *self._breaker.reading(),
-            )
-        )
         async with self._autocommit.connect() as connection:
-            row = (await connection.execute(statement)).first()
+            row = (await connection.execute(self._begin, values)).first()
             if row is not None:
                 recipient, content, priority, sequence_number, state, window = row
                 breaker = BreakerReading(state, window)
@@ -188,20 +173,22 @@ class MessageProjection:
             "priority": transition.priority,
         }
         values |= {name: value for name, value in optional.items() if value is not None}
+        message_id = uuid.UUID(transition.message_id)
+        if transition.ack_timeout_attempt is None:
+            # The common case, no endpoint to tell and no attempt to mark: one statement.
+            alone = _unobserved_transition(
+                transition.status, frozenset(values), transition.only_from is not None
+            )
+            bound = {f"new_{name}": value for name, value in values.items()}
+            bound |= {"message": message_id, "only_from": transition.only_from}
+            async with self._autocommit.connect() as connection:
+                if (await connection.execute(alone, bound)).first():
+                    return Recorded(True, transition.status)
         # A finished message stays finished (a cancel may have settled it meanwhile).
-        conditions = [
-            col(Message.id) == uuid.UUID(transition.message_id),
-            col(Message.status).not_in(TERMINAL_STATUSES),
-        ]
+        conditions = [col(Message.id) == message_id, col(Message.status).not_in(TERMINAL_STATUSES)]
         if transition.only_from is not None:
             conditions.append(col(Message.status).in_(transition.only_from))
         subscribed = has_subscriber(transition.status)
-        if transition.ack_timeout_attempt is None:
-            # The common case, no endpoint to tell and no attempt to mark: one statement.
-            alone = update(Message).where(*conditions, ~subscribed).values(**values)
-            async with self._autocommit.connect() as connection:
-                if (await connection.execute(alone.returning(col(Message.id)))).first():
-                    return Recorded(True, transition.status)
         async with self._sessions() as session:
             updated = update(Message).where(*conditions).values(**values)
             row: tuple[Message, bool] | None = (
@@ -265,7 +252,6 @@ class MessageProjection:
         data-modifying ``WITH`` of the insert)."""
         finished_at = utcnow()
         attempt = {
-            "message_id": uuid.UUID(message_id),
             "attempt": record.attempt,
             "started_at": record.started_at,
             "finished_at": finished_at,
@@ -276,15 +262,92 @@ class MessageProjection:
             "failure_class": record.failure_class,
             "failure_reason": record.failure_reason,
         }
-        message = (
-            update(Message)
-            .where(col(Message.id) == uuid.UUID(message_id))
-            .values(**values)
-            .returning(col(Message.id))
-            .cte("message")
-        )
+        bound = {f"attempt_{name}": value for name, value in attempt.items()}
+        bound |= {f"message_{name}": value for name, value in values.items()}
+        bound["message"] = uuid.UUID(message_id)
         async with self._autocommit.connect() as connection:
-            await connection.execute(insert(Attempt).values(**attempt).add_cte(message))
+            await connection.execute(_attempt_statement(frozenset(values)), bound)
+
+
+def _begin_statement(breaker: ProviderBreaker) -> ReturningUpdate[Any]:
+    """An attempt's first statement (see ``begin_attempt``), built once per projection: a
+    delivery's hot path, where building it and its cache key each time cost more than
+    running it. The message, the attempt's numbers and the time are bound at execution."""
+    now = bindparam("now", type_=DateTime(timezone=True))
+    retried_at = bindparam("retried_at", type_=DateTime(timezone=True))
+    return (
+        update(Message)
+        .where(
+            col(Message.id) == bindparam("message_id"),
+            col(Message.status).not_in(TERMINAL_STATUSES),
+            ~_suppressed(),
+        )
+        .values(
+            status=MessageStatus.SENDING,
+            retry_count=bindparam("retries"),
+            next_retry_at=None,
+            updated_at=now,
+            last_retry_at=func.coalesce(retried_at, col(Message.last_retry_at)),
+        )
+        .returning(
+            col(Message.recipient),
+            col(Message.content),
+            col(Message.priority),
+            col(Message.sequence_number),
+            *breaker.reading(),
+        )
+    )
+
+
+@cache
+def _unobserved_transition(
+    status: MessageStatus, changed: frozenset[str], restricted: bool
+) -> ReturningUpdate[tuple[uuid.UUID]]:
+    """``apply``'s one statement, for a transition to ``status`` no endpoint subscribes to:
+    built once per status and set of ``changed`` columns, with the statuses it may come from
+    (if ``restricted``) bound as ``only_from``, the message as ``message`` and the new values
+    as ``new_<column>``."""
+    conditions = [
+        col(Message.id) == bindparam("message"),
+        col(Message.status).not_in(TERMINAL_STATUSES),
+        ~has_subscriber(status),
+    ]
+    if restricted:
+        conditions.append(col(Message.status).in_(bindparam("only_from", expanding=True)))
+    return (
+        update(Message)
+        .where(*conditions)
+        .values({name: bindparam(f"new_{name}") for name in changed})
+        .returning(col(Message.id))
+    )
+
+
+@cache
+def _attempt_statement(changed: frozenset[str]) -> Insert:
+    """The attempt's insert, with the update of the ``changed`` columns of its message as a
+    data-modifying ``WITH``: built once per set of columns (an accept, a failure, a
+    deferral), everything bound at execution: the message's id as ``message``, its new values
+    as ``message_<column>``, the attempt's as ``attempt_<column>``."""
+    message = (
+        update(Message)
+        .where(col(Message.id) == bindparam("message"))
+        .values({name: bindparam(f"message_{name}") for name in changed})
+        .returning(col(Message.id))
+        .cte("message")
+    )
+    columns = (
+        "attempt",
+        "started_at",
+        "finished_at",
+        "outcome",
+        "http_status",
+        "duration_ms",
+        "provider_message_id",
+        "failure_class",
+        "failure_reason",
+    )
+    values: dict[str, Any] = {name: bindparam(f"attempt_{name}") for name in columns}
+    return insert(Attempt).values(message_id=bindparam("message"), **values).add_cte(message)
 
 
 async def _mark_ack_timeout(session: AsyncSession, transition: Transition, attempt: int) -> None:

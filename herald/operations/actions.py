@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from herald.core.contract import ACKABLE_STATUSES, DeadLetterAction, MessageStatus
@@ -104,17 +105,24 @@ async def standings_of(
     sessions: SessionFactory, ids: Sequence[uuid.UUID], tenant_id: str | None = None
 ) -> dict[uuid.UUID, Standing]:
     """The standing of each message found (of ``tenant_id`` only, if given)."""
-    query = select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
-        col(Message.id).in_(ids)
+    query, values = (
+        (_STANDINGS, {"ids": ids})
+        if tenant_id is None
+        else (_TENANT_STANDINGS, {"ids": ids, "tenant": tenant_id})
     )
-    if tenant_id is not None:
-        query = query.where(col(Message.tenant_id) == tenant_id)
     async with autocommit(sessions).connect() as connection:
-        rows = await connection.execute(query)
+        rows = await connection.execute(query, values)
         return {
             message_id: Standing(status, accepted_at is not None)
             for message_id, status, accepted_at in rows.all()
         }
+
+
+_STANDINGS = select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
+    col(Message.id).in_(bindparam("ids", expanding=True))
+)
+_TENANT_STANDINGS = _STANDINGS.where(col(Message.tenant_id) == bindparam("tenant"))
+"""Built once: every ack reads its message's standing (``ids`` and ``tenant`` bound)."""
 
 
 async def settled_standing(sessions: SessionFactory, message_id: uuid.UUID) -> Standing:

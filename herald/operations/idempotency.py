@@ -158,20 +158,34 @@ async def _settle_held(session: AsyncSession, drafts: Mapping[int, Draft]) -> di
     return outcomes
 
 
+_INSERT_MESSAGES = insert(Message).returning(col(Message.id))
+"""Built once (every submit runs it). RETURNING lets SQLAlchemy send multi-row INSERTs
+("insertmanyvalues", pages of up to 1000 rows within asyncpg's parameter limit); without it
+asyncpg inserts row by row."""
+
+
 async def _store(session: AsyncSession, drafts: Sequence[Draft], ttl: timedelta) -> bool:
     """Number and insert the messages, and claim their client keys; False when a live claim
     holds one of the keys (the caller rolls back)."""
     if not drafts:
         return True
     messages = [draft.message for draft in drafts]
+    if _is_one_statement(session, drafts):
+        # The INSERT is the whole transaction: it commits by itself, without the BEGIN
+        # and COMMIT round trips (a single submit without a key, the most common).
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     await number_strict_messages(session, messages)
-    # RETURNING lets SQLAlchemy send multi-row INSERTs ("insertmanyvalues", pages of up to
-    # 1000 rows within asyncpg's parameter limit); without it asyncpg inserts row by row.
-    await session.exec(
-        insert(Message).returning(col(Message.id)),
-        params=[message.model_dump() for message in messages],
-    )
+    await session.exec(_INSERT_MESSAGES, params=[message.model_dump() for message in messages])
     return await _claim(session, [draft for draft in drafts if draft.client_key], ttl)
+
+
+def _is_one_statement(session: AsyncSession, drafts: Sequence[Draft]) -> bool:
+    """Storing ``drafts`` is one statement of a transaction not yet begun: one message,
+    no sequence number to take, no key to claim."""
+    if session.in_transaction() or len(drafts) != 1:
+        return False
+    [draft] = drafts
+    return draft.client_key is None and draft.message.ordering != "strict"
 
 
 async def _claim(session: AsyncSession, drafts: Sequence[Draft], ttl: timedelta) -> bool:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, update
+from sqlalchemy import bindparam, case, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from temporalio.client import (
@@ -320,23 +320,29 @@ def _starting_status(job: DeliveryJob) -> MessageStatus:
     return MessageStatus.QUEUED
 
 
+_MARK_QUEUED = (
+    update(Message)
+    .where(col(Message.id).in_(bindparam("ids", expanding=True)))
+    .where(col(Message.status) == MessageStatus.PENDING)
+    .values(
+        status=case(
+            (col(Message.send_at) > func.now(), MessageStatus.SCHEDULED.value),
+            else_=MessageStatus.QUEUED.value,
+        ),
+        updated_at=bindparam("now"),
+    )
+    .returning(col(Message.id), col(Message.status))
+)
+"""Built once: every submit runs it (``ids`` and ``now`` bound)."""
+
+
 async def mark_queued(connection: AsyncConnection, messages: Sequence[Message]) -> None:
     """``pending`` → ``queued`` (``scheduled`` until a future ``send_at``) on ``connection``
     (in its transaction, if it has one), for the messages an activity has not already moved
     further; each message is updated to what its row says."""
     now = utcnow()
     by_id = {message.id: message for message in messages}
-    started = case(
-        (col(Message.send_at) > func.now(), MessageStatus.SCHEDULED.value),
-        else_=MessageStatus.QUEUED.value,
-    )
-    queued = await connection.execute(
-        update(Message)
-        .where(col(Message.id).in_(by_id))
-        .where(col(Message.status) == MessageStatus.PENDING)
-        .values(status=started, updated_at=now)
-        .returning(col(Message.id), col(Message.status))
-    )
+    queued = await connection.execute(_MARK_QUEUED, {"ids": list(by_id), "now": now})
     for message_id, status in queued.all():
         message = by_id.pop(message_id)
         message.status, message.updated_at = MessageStatus(status), now

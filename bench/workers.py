@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import httpx
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -38,7 +39,7 @@ from herald.core.settings import Settings
 from herald.core.temporal import connect
 from herald.devstack.process import log_tail, spawn, stop_process
 from herald.lifecycle import run, until_signal
-from herald.worker import http_client, run_worker
+from herald.worker import run_worker
 
 __all__ = [
     "BenchWorkerKind",
@@ -96,13 +97,16 @@ def read_settings(path: Path) -> Settings:
 
 async def run_bench_worker(kind: BenchWorkerKind, settings: Settings, task_queue: str) -> None:
     """A baseline's worker, with Herald's activity concurrency; runs until cancelled. The
-    naive one delivers to the simulator of ``settings`` with a client like Herald's."""
+    naive one delivers to the simulator of ``settings`` with one plain httpx client sized to
+    that concurrency (what Herald had before its ``ShardedClient``)."""
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     async with contextlib.AsyncExitStack() as resources:
         workflows: list[type] = [BaselineWorkflow]
         activities: list[Callable[..., Any]] = [noop]
         if kind == "naive":
-            http = await resources.enter_async_context(http_client(settings))
+            limit = settings.max_concurrent_deliveries
+            limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+            http = await resources.enter_async_context(httpx.AsyncClient(limits=limits))
             naive = NaiveActivities(
                 http, settings.simulator_url, settings.require_provider_secret()
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
@@ -18,6 +17,7 @@ from herald.activities.projection import MessageProjection
 from herald.activities.providers import HttpProvider
 from herald.activities.webhooks import WebhookActivities, webhook_http_client
 from herald.core.database import sessions
+from herald.core.http_pool import ShardedClient
 from herald.core.metrics import logging_metrics
 from herald.core.outcomes import webhook_task_queue
 from herald.core.settings import Settings
@@ -87,15 +87,12 @@ def build_webhook_worker(
     )
 
 
-def http_client(settings: Settings) -> httpx.AsyncClient:
-    """One pooled client for every delivery, sized to the concurrency cap."""
-    limit = settings.max_concurrent_deliveries
-    return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-    )
+def http_client(settings: Settings) -> ShardedClient:
+    """One client for every delivery, its connections sized to the concurrency cap."""
+    return ShardedClient(settings.max_concurrent_deliveries)
 
 
-def http_provider(settings: Settings, client: httpx.AsyncClient, tracing: Tracing) -> HttpProvider:
+def http_provider(settings: Settings, client: ShardedClient, tracing: Tracing) -> HttpProvider:
     return HttpProvider(
         client,
         settings.effective_provider_url,

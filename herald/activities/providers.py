@@ -18,6 +18,7 @@ from herald.core.errors import (
     RecoverableDeliveryError,
     TransientDeliveryError,
 )
+from herald.core.http_pool import ShardedClient
 
 __all__ = ["Accepted", "HttpProvider", "OutboundMessage", "Provider"]
 
@@ -64,7 +65,7 @@ class HttpProvider:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: ShardedClient,
         url: str,
         secret: str,
         timeout: float,

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from herald.core import webhooks
 from herald.core.contract import Priority
+from herald.core.http_pool import ShardedClient
 from herald.core.settings import Settings
 
 __all__ = ["DeliveryRequest", "SimulatorStats", "create_simulator_app"]
@@ -45,6 +46,7 @@ _IDEMPOTENCY_CACHE_SIZE = 100_000
 _ACK_ATTEMPTS = 4
 _ACK_BACKOFF_SECONDS = 0.2
 _ACK_TIMEOUT_SECONDS = 5.0
+_ACK_CONNECTIONS = 100
 
 
 class DeliveryRequest(BaseModel):
@@ -120,12 +122,12 @@ class _Simulator:
         self._stats = SimulatorStats()
         self._accepted_ids: OrderedDict[str, str] = OrderedDict()
         self._callbacks: set[asyncio.Task[None]] = set()
-        self._client: httpx.AsyncClient | None = None
+        self._client: ShardedClient | None = None
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         """One shared HTTP client for the callbacks; pending callbacks end with the app."""
-        async with httpx.AsyncClient(timeout=_ACK_TIMEOUT_SECONDS) as client:
+        async with ShardedClient(_ACK_CONNECTIONS) as client:
             self._client = client
             try:
                 yield
@@ -246,7 +248,9 @@ class _Simulator:
         }
         propagate.inject(headers)
         try:
-            response = await self._client.post(self._ack_url, content=body, headers=headers)
+            response = await self._client.post(
+                self._ack_url, content=body, headers=headers, timeout=_ACK_TIMEOUT_SECONDS
+            )
         except httpx.TransportError as exc:
             logger.warning("ack of %s: %s", message_id, exc.__class__.__name__)
             return _AckOutcome.RETRY

@@ -48,12 +48,17 @@ _CHECKED_IN_AT = "herald_checked_in_at"
 
 
 def create_engine(
-    database_url: str, *, pool_size: int = 10, ping_after_idle: float | None = IDLE_PING_SECONDS
+    database_url: str, *, pool_size: int = 20, ping_after_idle: float | None = IDLE_PING_SECONDS
 ) -> AsyncEngine:
-    """``ping_after_idle``: ping a connection leaving the pool after that many idle seconds,
+    """At most ``pool_size`` connections, each opened once and kept: when all are busy a
+    caller waits for one. (Connections opened beyond the pool for a burst were closed again
+    on their way back, so a sustained load opened and closed one for nearly every request:
+    a connection set-up and a new server process each time.)
+
+    ``ping_after_idle``: ping a connection leaving the pool after that many idle seconds,
     so that the first request after a database restart does not fail on a dead connection.
     ``None`` never pings: for callers that retry on their own (activities)."""
-    engine = create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(database_url, pool_size=pool_size, max_overflow=0)
     if ping_after_idle is not None:
         _ping_when_idle(engine.sync_engine.pool, ping_after_idle)
     return engine
@@ -109,7 +114,7 @@ def autocommit(sessions: SessionFactory) -> AsyncEngine:
 
 @asynccontextmanager
 async def sessions(
-    database_url: str, *, pool_size: int = 10, ping_after_idle: float | None = IDLE_PING_SECONDS
+    database_url: str, *, pool_size: int = 20, ping_after_idle: float | None = IDLE_PING_SECONDS
 ) -> AsyncIterator[SessionFactory]:
     """An engine for the duration of the block, disposed of afterwards."""
     engine = create_engine(database_url, pool_size=pool_size, ping_after_idle=ping_after_idle)

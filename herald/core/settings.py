@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str | None = None
-    database_pool_size: int = Field(default=10, ge=1, le=1000)
-    """Connections each API or worker process keeps open to PostgreSQL; it opens as many
-    again when busy, so a process holds at most twice this."""
+    database_pool_size: int = Field(default=20, ge=1, le=1000)
+    """Connections each API or worker process keeps open to PostgreSQL, at most: each is
+    opened once and reused, and when all are busy a request waits for one."""
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")

@@ -4,7 +4,9 @@ Nothing here does I/O or reads settings, so workflow code may import it: statuse
 failure classes, the dataclasses that cross Temporal, and the retry maths (DESIGN §2).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the Temporal data converter reads these
+# dataclasses' type hints on every conversion, and string annotations would be evaluated
+# each time (about four times the cost).
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

@@ -7,7 +7,9 @@ it. A send's payload is never in Temporal: the workflow carries the send's id, a
 activity loads the body from PostgreSQL.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the Temporal data converter reads these
+# dataclasses' type hints on every conversion, and string annotations would be evaluated
+# each time (about four times the cost).
 
 from dataclasses import dataclass, field
 from datetime import timedelta

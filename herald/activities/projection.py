@@ -94,7 +94,7 @@ class MessageProjection:
         suppressed recipient); ``None`` when there is no such message."""
         now = utcnow()
         values = {
-            "message_id": uuid.UUID(message_id),
+            "message": uuid.UUID(message_id),
             "retries": attempt - 1,
             "now": now,
             "retried_at": now if attempt > 1 else None,
@@ -278,7 +278,7 @@ def _begin_statement(breaker: ProviderBreaker) -> ReturningUpdate[Any]:
     return (
         update(Message)
         .where(
-            col(Message.id) == bindparam("message_id"),
+            col(Message.id) == bindparam("message"),
             col(Message.status).not_in(TERMINAL_STATUSES),
             ~_suppressed(),
         )

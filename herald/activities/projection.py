@@ -266,7 +266,7 @@ class MessageProjection:
         bound |= {f"message_{name}": value for name, value in values.items()}
         bound["message"] = uuid.UUID(message_id)
         async with self._autocommit.connect() as connection:
-            await connection.execute(_attempt_statement(frozenset(values)), bound)
+            await connection.execute(_attempt_statement(frozenset(values), tuple(attempt)), bound)
 
 
 def _begin_statement(breaker: ProviderBreaker) -> ReturningUpdate[Any]:
@@ -323,11 +323,12 @@ def _unobserved_transition(
 
 
 @cache
-def _attempt_statement(changed: frozenset[str]) -> Insert:
-    """The attempt's insert, with the update of the ``changed`` columns of its message as a
-    data-modifying ``WITH``: built once per set of columns (an accept, a failure, a
-    deferral), everything bound at execution: the message's id as ``message``, its new values
-    as ``message_<column>``, the attempt's as ``attempt_<column>``."""
+def _attempt_statement(changed: frozenset[str], recorded: tuple[str, ...]) -> Insert:
+    """The insert of the attempt's ``recorded`` columns, with the update of the ``changed``
+    columns of its message as a data-modifying ``WITH``: built once per set of columns (an
+    accept, a failure, a deferral), everything bound at execution: the message's id as
+    ``message``, its new values as ``message_<column>``, the attempt's as
+    ``attempt_<column>``."""
     message = (
         update(Message)
         .where(col(Message.id) == bindparam("message"))
@@ -335,18 +336,7 @@ def _attempt_statement(changed: frozenset[str]) -> Insert:
         .returning(col(Message.id))
         .cte("message")
     )
-    columns = (
-        "attempt",
-        "started_at",
-        "finished_at",
-        "outcome",
-        "http_status",
-        "duration_ms",
-        "provider_message_id",
-        "failure_class",
-        "failure_reason",
-    )
-    values: dict[str, Any] = {name: bindparam(f"attempt_{name}") for name in columns}
+    values: dict[str, Any] = {name: bindparam(f"attempt_{name}") for name in recorded}
     return insert(Attempt).values(message_id=bindparam("message"), **values).add_cte(message)
 
 

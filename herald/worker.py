@@ -7,7 +7,7 @@ import logging
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from herald.activities.breaker import ProviderBreaker
@@ -29,17 +29,23 @@ from herald.workflows.housekeeping import Housekeeping
 from herald.workflows.sequence import RecipientSequence
 from herald.workflows.webhooks import WebhookSend
 
-__all__ = ["build_webhook_worker", "build_worker", "run_worker"]
+__all__ = ["build_webhook_worker", "build_worker", "run_worker", "workflow_runner"]
 
 log = logging.getLogger(__name__)
 
 
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("herald")
-)
-"""Herald's modules are deterministic or only imported for types (the workflows import the
-rest through ``imports_passed_through``), so the sandbox does not re-import them for every
-workflow run: that re-import was a large part of the worker's CPU per message."""
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """Unsandboxed unless ``HERALD_WORKFLOW_SANDBOX``: the test suite runs every workflow in
+    the sandbox, so a non-deterministic call fails there; production spares its cost.
+
+    In the sandbox, Herald's modules pass through: they are deterministic or only imported
+    for types (the workflows import the rest through ``imports_passed_through``), so it does
+    not re-import them for every workflow run."""
+    if not settings.workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("herald")
+    )
 
 
 def build_worker(
@@ -65,7 +71,7 @@ def build_worker(
             housekeeping.purge,
         ],
         max_concurrent_activities=settings.max_concurrent_deliveries,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=workflow_runner(settings),
         max_task_queue_activities_per_second=pace,
         # An eagerly started activity skips the task queue, and so its rate limit.
         disable_eager_activity_execution=pace is not None,
@@ -83,7 +89,7 @@ def build_webhook_worker(
         workflows=[WebhookSend],
         activities=[activities.post_event, activities.give_up],
         max_concurrent_activities=settings.webhook_max_concurrent_sends,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=workflow_runner(settings),
     )
 
 

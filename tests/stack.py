@@ -91,6 +91,7 @@ async def settings(
         "base_retry_delay_seconds": 1,
         "max_retry_delay_seconds": 2,
         "ack_timeout_seconds": 2,
+        "workflow_sandbox": True,  # a non-deterministic call in a workflow fails its test
         "worker_metrics_port": None,  # several workers run in this process: no port each
         # Receivers are on the loopback; the SSRF tests turn this off.
         "webhooks_allow_private_networks": True,

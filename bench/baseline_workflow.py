@@ -1,7 +1,7 @@
 """The bare baseline: a workflow with one no-op activity, nothing else.
 
-Deterministic code only (the workflow sandbox re-imports this module): the worker that runs it
-lives in :mod:`bench.workers`.
+Deterministic code only (it runs in the workflow sandbox when ``HERALD_WORKFLOW_SANDBOX`` is
+set): the worker that runs it lives in :mod:`bench.workers`.
 """
 
 from __future__ import annotations

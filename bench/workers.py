@@ -30,7 +30,6 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.baseline_workflow import BaselineWorkflow, noop
 from bench.naive_workflow import NaiveActivities, NaiveWorkflow
@@ -39,7 +38,7 @@ from herald.core.settings import Settings
 from herald.core.temporal import connect
 from herald.devstack.process import log_tail, spawn, stop_process
 from herald.lifecycle import run, until_signal
-from herald.worker import run_worker
+from herald.worker import run_worker, workflow_runner
 
 __all__ = [
     "BenchWorkerKind",
@@ -117,10 +116,8 @@ async def run_bench_worker(kind: BenchWorkerKind, settings: Settings, task_queue
             workflows=workflows,
             activities=activities,
             max_concurrent_activities=settings.max_concurrent_deliveries,
-            # Like Herald's: its own modules pass through the sandbox, not re-imported per run.
-            workflow_runner=SandboxedWorkflowRunner(
-                restrictions=SandboxRestrictions.default.with_passthrough_modules("bench")
-            ),
+            # Herald's runner (unsandboxed unless HERALD_WORKFLOW_SANDBOX): like for like.
+            workflow_runner=workflow_runner(settings, "bench"),
         )
         await worker.run()
 

@@ -34,18 +34,19 @@ __all__ = ["build_webhook_worker", "build_worker", "run_worker", "workflow_runne
 log = logging.getLogger(__name__)
 
 
-def workflow_runner(settings: Settings) -> WorkflowRunner:
+def workflow_runner(settings: Settings, *passthrough_modules: str) -> WorkflowRunner:
     """Unsandboxed unless ``HERALD_WORKFLOW_SANDBOX``: the test suite runs every workflow in
     the sandbox, so a non-deterministic call fails there; production spares its cost.
 
-    In the sandbox, Herald's modules pass through: they are deterministic or only imported
-    for types (the workflows import the rest through ``imports_passed_through``), so it does
-    not re-import them for every workflow run."""
+    In the sandbox, Herald's modules (and ``passthrough_modules``) pass through: they are
+    deterministic or only imported for types (the workflows import the rest through
+    ``imports_passed_through``), so it does not re-import them for every workflow run."""
     if not settings.workflow_sandbox:
         return UnsandboxedWorkflowRunner()
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("herald")
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        "herald", *passthrough_modules
     )
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def build_worker(

@@ -4,6 +4,7 @@ next step, and the ``status`` query; times in its input as ISO 8601."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -44,7 +45,8 @@ async def test_a_dead_letter_says_what_to_do_next(stack: Stack, temporal_client:
         e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
     )
     job = json.loads(started.workflow_execution_started_event_attributes.input.payloads[0].data)
-    assert job["expires_at"].endswith("+00:00"), "an ISO 8601 time, not a Unix float"
+    assert isinstance(job["expires_at"], str), "an ISO 8601 time, not a Unix float"
+    assert datetime.fromisoformat(job["expires_at"]).utcoffset() == timedelta(0)
 
 
 async def test_a_delivered_message_is_finished(stack: Stack, temporal_client: Client) -> None:

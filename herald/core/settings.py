@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     """Deliveries per second across all workers (the task queue's rate limit); unset: none."""
     workflow_sandbox: bool = False
     """Run workflows in Temporal's sandbox, which fails a workflow task that calls something
-    non-deterministic (the clock, randomness, I/O). It costs about a quarter of the worker's
-    CPU per message, so it is for development: the test suite runs with it."""
+    non-deterministic (the clock, randomness, I/O). It costs a fifth to a quarter of the
+    worker's CPU a message, so it is for development: the test suite runs with it."""
 
     max_retries: int = Field(default=5, ge=0)
     base_retry_delay_seconds: float = Field(default=5.0, gt=0)

@@ -45,6 +45,26 @@ async def test_a_message_only_ever_answered_503_takes_no_ack(stack: Stack) -> No
     assert problem["current_status"] == "dead_lettered"
 
 
+@pytest.mark.parametrize(("answer", "outcome"), [(200, 200), (503, 409)])
+async def test_an_ack_during_the_attempt_waits_for_what_the_provider_answered(
+    stack: Stack, answer: int, outcome: int
+) -> None:
+    """A gateway may ack before Herald has recorded its answer: the ack counts once that
+    answer is recorded as an acceptance, and is refused if it was not one."""
+    stack.gateway.latency = 1.0
+    stack.gateway.answer(answer)
+    message = await stack.submit()
+    await stack.gateway.wait_for(message["id"], 1)
+    assert (await stack.message(message["id"]))["status"] == "sending"
+    status, result = await ack(stack, message["id"])
+    assert status == outcome, result
+    if answer == 200:
+        assert result["outcome"] == "acknowledged"
+        await stack.wait_for_status(message["id"], "delivered")
+    else:
+        assert result["current_status"] == "retrying"
+
+
 @pytest.mark.parametrize("settings_overrides", [{"max_retries": 1, "ack_timeout_seconds": 1}])
 async def test_a_late_ack_delivers_an_accepted_dead_letter_and_clears_its_failure(
     stack: Stack,

@@ -52,6 +52,8 @@ MAX_CONCURRENT_CALLS = 32
 """Temporal calls in flight at once for one batch."""
 ATTEMPT_SETTLE_SECONDS = 3.0
 """How long an ack waits for an attempt in flight to be recorded as accepted or failed."""
+SETTLE_POLL_SECONDS = 0.05
+"""How often it reads the message's standing meanwhile."""
 
 
 class AckOutcome(StrEnum):
@@ -127,13 +129,14 @@ _TENANT_STANDINGS = _STANDINGS.where(col(Message.tenant_id) == bindparam("tenant
 
 async def settled_standing(sessions: SessionFactory, message_id: uuid.UUID) -> Standing:
     """The message's standing once no attempt is in flight (``sending``): a gateway may ack
-    the attempt whose acceptance is still being recorded. Bounded: 503 if it stays sending."""
+    the attempt whose acceptance is still being recorded. Bounded: 503 if it stays sending.
+    A read has just found it sending, so each read comes after a pause."""
     async with asyncio.timeout(ATTEMPT_SETTLE_SECONDS):
         while True:
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
             standing = (await standings_of(sessions, [message_id]))[message_id]
             if standing.status != MessageStatus.SENDING or standing.accepted:
                 return standing
-            await asyncio.sleep(0.05)
 
 
 def _ack_refusal(standing: Standing) -> AckOutcome | None:

@@ -26,7 +26,13 @@ from herald.core.contract import (
 )
 from herald.core.explain import MessageView
 from herald.core.housekeeping import HousekeepingPolicy, Purge, PurgeBatch, Purged
-from herald.core.outcomes import Recorded, SendGivenUp, WebhookPolicy, WebhookSendJob
+from herald.core.outcomes import (
+    Recorded,
+    SendGivenUp,
+    WebhookPolicy,
+    WebhookSendJob,
+    WebhookSendState,
+)
 from herald.core.payloads import DATA_CONVERTER
 
 AT = datetime(2026, 12, 4, 14, 30, 15, 123456, tzinfo=UTC)
@@ -74,6 +80,7 @@ EVERY_TYPE: list[Any] = [
     Line("acme", "+14155550123"),
     MessageStatus.DELIVERED,
     Priority.NORMAL,
+    WebhookSendState.FAILED,
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from herald.core.contract import Line, workflow_id_for
+from herald.core.contract import DEFAULT_TENANT, Line, workflow_id_for
 from herald.worker import workflow_runner
 from herald.workflows.delivery import MessageDelivery
 from herald.workflows.sequence import RecipientSequence
@@ -36,7 +36,7 @@ async def test_real_histories_replay_without_the_sandbox(
     assert (await stack.api.post(f"/v1/dead-letters/{refused['id']}/requeue")).status_code == 200
     await ack_when_sent(stack, refused)
 
-    line = Line("default", head["recipient"]).workflow_id
+    line = Line(DEFAULT_TENANT, head["recipient"]).workflow_id
     ids = [workflow_id_for(m["id"]) for m in (head, second, refused)] + [line]
     histories = [await history_of(temporal_client, workflow_id) for workflow_id in ids]
     runner = workflow_runner(stack.settings.model_copy(update={"workflow_sandbox": False}))

@@ -1,14 +1,18 @@
-"""Herald's part of the run: submit N messages one by one with bounded concurrency, wait until
-PostgreSQL says all are delivered, and measure; then the accept time of one batch, with no
-worker running (the API's own work: validate, store, start the workflows)."""
+"""Herald's part of the run: submit N messages (one by one with bounded concurrency, or
+through the batch route), wait until PostgreSQL says all are delivered, and measure; then the
+accept time of one batch, with no worker running (the API's own work: validate, store, start
+the workflows)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Literal
 
 import httpx
 
@@ -34,7 +38,18 @@ from bench.waiting import wait_until_counted
 from bench.workers import RunningWorker, herald_workers, wait_for_pollers
 from herald.core.contract import MessageStatus, workflow_id_for
 
-__all__ = ["accept_batch", "message_body", "run_herald", "submit_all", "wait_for_status"]
+__all__ = [
+    "SubmitMode",
+    "Submitter",
+    "accept_batch",
+    "message_body",
+    "run_herald",
+    "submit_all",
+    "submit_batch",
+    "submit_batches",
+    "submitter",
+    "wait_for_status",
+]
 
 POLL_SECONDS = 0.2
 TOP_STATEMENTS = 12
@@ -48,6 +63,35 @@ class Submission:
     response_seconds: float
 
 
+SubmitMode = Literal["single", "batch"]
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """How Herald's run puts its messages in: ``submit(api, count)`` through ``route``."""
+
+    route: str
+    shape: str
+    """How many at once."""
+    submit: Callable[[httpx.AsyncClient, int], Awaitable[list[Submission]]]
+
+
+def submitter(mode: SubmitMode, concurrency: int, batch_size: int) -> Submitter:
+    """``single``: ``POST /v1/messages``, ``concurrency`` in flight; ``batch``:
+    ``POST /v1/messages/batch``, ``batch_size`` messages a request, one request at a time."""
+    if mode == "single":
+        return Submitter(
+            "POST /v1/messages",
+            f"{concurrency} in flight",
+            partial(submit_all, concurrency=concurrency),
+        )
+    return Submitter(
+        "POST /v1/messages/batch",
+        f"{batch_size} a request",
+        partial(submit_batches, batch_size=batch_size),
+    )
+
+
 def message_body(index: int) -> dict[str, str]:
     return {"recipient": f"+1415555{index % 10_000:04d}", "content": f"Benchmark message {index}"}
 
@@ -56,7 +100,7 @@ async def run_herald(
     stack: BenchStack,
     api: httpx.AsyncClient,
     count: int,
-    concurrency: int,
+    submitter: Submitter,
     history_sample: int,
     timeout: float,
     workers: int = 1,
@@ -69,7 +113,7 @@ async def run_herald(
         await reset_statement_stats(stack.database)
         cpu_before = stack.cpu(*running)
         since = datetime.now(UTC)
-        submissions = await submit_all(api, count, concurrency)
+        submissions = await submitter.submit(api, count)
         await wait_for_status(stack, running, since, count, MessageStatus.DELIVERED, timeout)
         cpu = cpu_delta(cpu_before, stack.cpu(*running))
         statements = await statement_counts(stack.database)
@@ -80,6 +124,8 @@ async def run_herald(
     arrivals = stack.arrivals.arrivals
     return HeraldResult(
         workers=workers,
+        submit_route=submitter.route,
+        submit_shape=submitter.shape,
         throughput=throughput(
             min(s.sent_at for s in submissions), [row.delivered_at.timestamp() for row in rows]
         ),
@@ -128,6 +174,31 @@ async def submit_all(api: httpx.AsyncClient, count: int, concurrency: int) -> li
     async with asyncio.TaskGroup() as group:
         users = [group.create_task(user()) for _ in range(concurrency)]
     return [submission for done in users for submission in done.result()]
+
+
+async def submit_batches(api: httpx.AsyncClient, count: int, batch_size: int) -> list[Submission]:
+    """``count`` messages through ``POST /v1/messages/batch``, ``batch_size`` a request, one
+    request after the other; each message's response time is its batch's."""
+    submissions = []
+    for first in range(0, count, batch_size):
+        indexes = range(first, min(count, first + batch_size))
+        sent_at, started = time.time(), time.perf_counter()
+        results = await submit_batch(api, [message_body(index) for index in indexes])
+        elapsed = time.perf_counter() - started
+        submissions += [Submission(result["id"], sent_at, elapsed) for result in results]
+    return submissions
+
+
+async def submit_batch(
+    api: httpx.AsyncClient, messages: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """One batch, answered with its per-item results; any item refused, or any answer but
+    202, fails the run."""
+    response = await api.post("/v1/messages/batch", json={"messages": messages})
+    if response.status_code != httpx.codes.ACCEPTED or response.json()["failed"]:
+        raise RuntimeError(f"batch answered {response.status_code}: {response.text[:300]}")
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
 
 
 async def wait_for_status(

@@ -25,7 +25,7 @@ import httpx
 
 from bench.cpu import cpu_delta, cpu_ms_per_message
 from bench.database import status_counts
-from bench.herald_phase import message_body, submit_all, wait_for_status
+from bench.herald_phase import submit_all, submit_batches, wait_for_status
 from bench.notes import busy_machine_notes
 from bench.options import Options
 from bench.stack import BenchStack, api_client, environment, running_stack
@@ -132,9 +132,7 @@ async def put_in_flight(
 ) -> LoadResult:
     """``count`` messages through ``POST /v1/messages/batch``, until all await their acks."""
     since, cpu_before, started = datetime.now(UTC), stack.cpu(worker), time.perf_counter()
-    for first in range(0, count, batch_size):
-        indexes = range(first, min(count, first + batch_size))
-        await submit_batch(api, [message_body(index) for index in indexes])
+    await submit_batches(api, count, batch_size)
     submitted = time.perf_counter() - started
     _say(f"  submitted in {submitted:.1f} s; waiting until they all await their acks ...")
     await wait_for_status(stack, [worker], since, count, AWAITING_ACK, timeout)
@@ -147,13 +145,6 @@ async def put_in_flight(
         cpu_seconds=cpu,
         cpu_ms_per_message=cpu_ms_per_message(cpu, count),
     )
-
-
-async def submit_batch(api: httpx.AsyncClient, messages: list[dict[str, str]]) -> None:
-    """One batch; any item refused, or any answer but 202, fails the run."""
-    response = await api.post("/v1/messages/batch", json={"messages": messages})
-    if response.status_code != httpx.codes.ACCEPTED or response.json()["failed"]:
-        raise RuntimeError(f"batch answered {response.status_code}: {response.text[:300]}")
 
 
 def _notes(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
+from bench.herald_phase import SubmitMode
 from bench.workers import WorkerMode
 
 __all__ = ["RESULTS_DIR", "Options", "parse_args"]
@@ -19,6 +20,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 class Options:
     messages: int
     concurrency: int
+    submit: SubmitMode
     worker: WorkerMode
     history_sample: int
     batch_size: int
@@ -38,6 +40,14 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--messages", type=int, default=1000, help="messages to deliver")
     parser.add_argument("--concurrency", type=int, default=50, help="submits in flight")
     parser.add_argument(
+        "--submit",
+        choices=get_args(SubmitMode),
+        default="single",
+        help="Herald's throughput runs submit one POST /v1/messages a message, --concurrency "
+        "in flight (default), or through POST /v1/messages/batch, --batch-size messages a "
+        "request, one request at a time",
+    )
+    parser.add_argument(
         "--worker",
         choices=get_args(WorkerMode),
         default="process",
@@ -49,8 +59,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--batch-size",
         type=int,
         default=1000,
-        help="messages in the timed batch; with --in-flight, in each batch of the load "
-        "(at most HERALD_BATCH_SIZE_LIMIT)",
+        help="messages in the timed batch; with --submit batch, in each request of Herald's "
+        "runs; with --in-flight, in each batch of the load (at most HERALD_BATCH_SIZE_LIMIT)",
     )
     parser.add_argument(
         "--timeout",
@@ -87,11 +97,14 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         parser.error("counts must be at least 1")
     if args.worker == "inline" and (args.scale_out or args.in_flight):
         parser.error("--scale-out and --in-flight run worker processes: use --worker process")
+    if args.in_flight and args.submit != "single":
+        parser.error("--in-flight puts its load in through batches already; drop --submit")
     if args.scale_out and args.in_flight:
         parser.error("--in-flight runs alone, without the throughput runs --scale-out adds to")
     return Options(
         args.messages,
         args.concurrency,
+        args.submit,
         args.worker,
         args.history_sample,
         args.batch_size,

@@ -59,6 +59,8 @@ def _header(result: BenchResult) -> list[str]:
         f"Herald benchmark, {result.started_at}",
         f"  {p.messages} messages, {p.concurrency} in flight, workers: {p.worker_mode}, "
         f"{p.cpu_cores} CPU cores, max {p.max_concurrent_deliveries} concurrent deliveries",
+        f"  Herald's submits: {result.herald.submit_route}, {result.herald.submit_shape}; "
+        f"the baselines' workflow starts: {p.concurrency} in flight",
     ]
 
 
@@ -99,7 +101,7 @@ def _baselines(result: BenchResult) -> list[BaselineResult]:
 def _latencies(result: BenchResult) -> list[str]:
     herald = result.herald
     rows = [
-        ("Herald POST /v1/messages (client)", herald.submit_response),
+        (f"Herald {herald.submit_route} (client)", herald.submit_response),
         ("Herald submit → provider", herald.submit_to_provider),
         ("Herald submit → delivered", herald.submit_to_delivered),
     ]

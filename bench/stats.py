@@ -79,9 +79,13 @@ class DatabaseStats:
 class HeraldResult:
     workers: int
     """Herald worker processes (or one inline) during the run."""
+    submit_route: str
+    submit_shape: str
+    """How many submits at once (in flight, or in a batch)."""
     throughput: Throughput
     submit_response: Percentiles
-    """Round trip of ``POST /v1/messages`` seen by the client."""
+    """Round trip of each message's submit seen by the client (through the batch route: its
+    batch's)."""
     submit_to_provider: Percentiles
     """From the row's ``created_at`` to the first delivery attempt reaching the simulator."""
     submit_to_delivered: Percentiles

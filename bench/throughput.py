@@ -13,7 +13,7 @@ from statistics import fmean
 import httpx
 
 from bench.baseline import run_baseline
-from bench.herald_phase import accept_batch, run_herald
+from bench.herald_phase import accept_batch, run_herald, submitter
 from bench.naive import run_naive
 from bench.notes import busy_machine_notes
 from bench.options import Options
@@ -83,12 +83,14 @@ async def throughput_benchmark(options: Options, workdir: Path) -> BenchResult:
 async def _herald(
     stack: BenchStack, api: httpx.AsyncClient, options: Options, workers: int
 ) -> HeraldResult:
-    _say(f"Herald, {_workers(workers)}: {options.messages} messages ...")
+    submit = submitter(options.submit, options.concurrency, options.batch_size)
+    submits = f"{submit.route}, {submit.shape}"
+    _say(f"Herald, {_workers(workers)}: {options.messages} messages, {submits} ...")
     result = await run_herald(
         stack,
         api,
         options.messages,
-        options.concurrency,
+        submit,
         options.history_sample,
         options.timeout,
         workers,

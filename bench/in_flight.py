@@ -10,6 +10,11 @@ hour, with one Herald worker:
    most ``HERALD_BATCH_SIZE_LIMIT``), one batch after the other, then a wait until
    PostgreSQL shows them all ``awaiting_ack``;
 3. the same probe again, with the N in flight.
+
+Before each probe the stack is settled: every workflow started so far waits for its ack in
+Temporal too (its ``MessageStatus`` search attribute says ``awaiting_ack``), not only in
+PostgreSQL, whose row says so a workflow task earlier; so a probe does not share the machine
+with the tail of what came before it.
 """
 
 from __future__ import annotations
@@ -36,9 +41,11 @@ from bench.stats import (
     ProbeResult,
     percentiles,
 )
+from bench.waiting import wait_until_counted
 from bench.workers import RunningWorker, herald_workers, wait_for_pollers
 from herald.core.contract import MessageStatus
 from herald.core.settings import Settings
+from herald.core.temporal import MESSAGE_STATUS
 
 __all__ = ["IN_FLIGHT_SETTINGS", "in_flight_benchmark"]
 
@@ -52,6 +59,7 @@ IN_FLIGHT_SETTINGS: dict[str, Any] = {
 }
 """The stack's settings for the mode (see :func:`bench.stack.running_stack`)."""
 AWAITING_ACK = MessageStatus.AWAITING_ACK
+POLL_SECONDS = 0.5
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 _say = partial(print, flush=True)
@@ -107,6 +115,7 @@ async def probe(
 ) -> ProbeResult:
     """Time ``submits`` single submits; read the memory once they await their acks."""
     in_flight = (await status_counts(stack.database, EPOCH)).get(AWAITING_ACK, 0)
+    await wait_until_waiting_in_temporal(stack, in_flight, timeout)
     since, cpu_before, started = datetime.now(UTC), stack.cpu(worker), time.perf_counter()
     submissions = await submit_all(api, submits, concurrency)
     seconds = round(time.perf_counter() - started, 3)
@@ -145,6 +154,17 @@ async def put_in_flight(
         cpu_seconds=cpu,
         cpu_ms_per_message=cpu_ms_per_message(cpu, count),
     )
+
+
+async def wait_until_waiting_in_temporal(stack: BenchStack, count: int, timeout: float) -> None:
+    """Until ``count`` workflows have published ``awaiting_ack``: their workflow task after
+    the acceptance is done, and they wait on their ack timers."""
+    query = f"ExecutionStatus = 'Running' AND {MESSAGE_STATUS.name} = '{AWAITING_ACK.value}'"
+
+    async def waiting() -> int:
+        return (await stack.temporal.count_workflows(query)).count
+
+    await wait_until_counted(waiting, count, timeout, POLL_SECONDS, "workflows awaiting acks")
 
 
 def _notes(

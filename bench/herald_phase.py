@@ -45,7 +45,6 @@ __all__ = [
     "message_body",
     "run_herald",
     "submit_all",
-    "submit_batch",
     "submit_batches",
     "submitter",
     "wait_for_status",

@@ -83,7 +83,8 @@ async def throughput_benchmark(options: Options, workdir: Path) -> BenchResult:
 async def _herald(
     stack: BenchStack, api: httpx.AsyncClient, options: Options, workers: int
 ) -> HeraldResult:
-    submit = submitter(options.submit, options.concurrency, options.batch_size)
+    batch_size = min(options.batch_size, stack.settings.batch_size_limit)
+    submit = submitter(options.submit, options.concurrency, batch_size)
     submits = f"{submit.route}, {submit.shape}"
     _say(f"Herald, {_workers(workers)}: {options.messages} messages, {submits} ...")
     result = await run_herald(
@@ -130,8 +131,9 @@ def _notes(
 ) -> list[str]:
     notes = [
         "submit → provider and submit → delivered start at the row's created_at (stamped by "
-        "the API); POST /v1/messages is the client's round trip; the baselines' latencies "
-        "start when the benchmark sends the workflow's start",
+        f"the API); {heralds[0].submit_route} is the client's round trip (a batch's for each "
+        "of its messages); the baselines' latencies start when the benchmark sends the "
+        "workflow's start",
         "PostgreSQL runs pg_stat_statements for the statement counts",
     ]
     if options.worker == "inline":

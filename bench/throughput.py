@@ -131,9 +131,9 @@ def _notes(
 ) -> list[str]:
     notes = [
         "submit → provider and submit → delivered start at the row's created_at (stamped by "
-        f"the API); {heralds[0].submit_route} is the client's round trip (a batch's for each "
-        "of its messages); the baselines' latencies start when the benchmark sends the "
-        "workflow's start",
+        f"the API); {heralds[0].submit_route} is the client's round trip "
+        f"({heralds[0].submit_shape}); the baselines' latencies start when the benchmark "
+        "sends the workflow's start",
         "PostgreSQL runs pg_stat_statements for the statement counts",
     ]
     if options.worker == "inline":

@@ -1,4 +1,5 @@
-"""The bare baseline: a workflow with one no-op activity, nothing else.
+"""The bare baseline: a workflow with one no-op activity, nothing else (and, for
+:mod:`bench.local_activity_cost`, the same with one no-op local activity after it).
 
 Deterministic code only (it runs in the workflow sandbox when ``HERALD_WORKFLOW_SANDBOX`` is
 set): the worker that runs it lives in :mod:`bench.workers`.
@@ -21,5 +22,9 @@ async def noop() -> None:
 @workflow.defn
 class BaselineWorkflow:
     @workflow.run
-    async def run(self) -> None:
+    async def run(self, local_activity: bool = False) -> None:
         await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=10))
+        if local_activity:
+            await workflow.execute_local_activity(
+                noop, start_to_close_timeout=timedelta(seconds=10)
+            )

@@ -5,8 +5,7 @@ On an embedded PostgreSQL of its own, migrated, with one message, it reads that 
 standing many times, one read after the other: as the ack route does
 (:func:`herald.operations.actions.standings_of`: a connection from the pool, the prebuilt
 statement through SQLAlchemy), then the same query straight on the asyncpg connection under
-one of the pool's.
-Process CPU time, so what PostgreSQL spends is not counted.
+one of the pool's. Process CPU time, so what PostgreSQL spends is not counted.
 """
 
 from __future__ import annotations
@@ -72,12 +71,8 @@ async def measure(url: str) -> dict[str, float]:
 
 async def run() -> None:
     with tempfile.TemporaryDirectory(prefix="herald-statement-") as workdir:
-        postgres = EmbeddedPostgres(Path(workdir) / "postgres", free_port())
-        await postgres.start()
-        try:
+        async with EmbeddedPostgres(Path(workdir) / "postgres", free_port()) as postgres:
             figures = await measure(postgres.url)
-        finally:
-            await postgres.stop()
     print(f"Client CPU of one read of a message's standing, mean of {READS}:")
     for name, microseconds in figures.items():
         print(f"  {name:<52}{microseconds:>8.1f} µs")

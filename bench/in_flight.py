@@ -115,7 +115,7 @@ async def probe(
 ) -> ProbeResult:
     """Time ``submits`` single submits; read the memory once they await their acks."""
     in_flight = (await status_counts(stack.database, EPOCH)).get(AWAITING_ACK, 0)
-    await wait_until_waiting_in_temporal(stack, in_flight, timeout)
+    await wait_until_waiting_in_temporal(stack, worker, in_flight, timeout)
     since, cpu_before, started = datetime.now(UTC), stack.cpu(worker), time.perf_counter()
     submissions = await submit_all(api, submits, concurrency)
     seconds = round(time.perf_counter() - started, 3)
@@ -156,12 +156,16 @@ async def put_in_flight(
     )
 
 
-async def wait_until_waiting_in_temporal(stack: BenchStack, count: int, timeout: float) -> None:
+async def wait_until_waiting_in_temporal(
+    stack: BenchStack, worker: RunningWorker, count: int, timeout: float
+) -> None:
     """Until ``count`` workflows have published ``awaiting_ack``: their workflow task after
-    the acceptance is done, and they wait on their ack timers."""
+    the acceptance is done, and they wait on their ack timers. Fails at once if the worker
+    has died, as the other waits do."""
     query = f"ExecutionStatus = 'Running' AND {MESSAGE_STATUS.name} = '{AWAITING_ACK.value}'"
 
     async def waiting() -> int:
+        worker.check()
         return (await stack.temporal.count_workflows(query)).count
 
     await wait_until_counted(waiting, count, timeout, POLL_SECONDS, "workflows awaiting acks")

@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=1000, help="workflows a run")
     parser.add_argument("--pairs", type=int, default=4, help="runs without and with, in turn")
     args = parser.parse_args(argv)
+    if min(args.messages, args.pairs) < 1:
+        parser.error("counts must be at least 1")
     print(
         f"{args.pairs} pairs of {args.messages} bare workflows, without and with one no-op "
         "local activity; CPU ms a workflow:",

@@ -24,6 +24,7 @@ __all__ = [
     "SessionFactory",
     "autocommit",
     "create_engine",
+    "engine_of",
     "migrate",
     "session_factory",
     "sessions",
@@ -100,6 +101,12 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 _AUTOCOMMIT: WeakKeyDictionary[SessionFactory, AsyncEngine] = WeakKeyDictionary()
 
 
+def engine_of(sessions: SessionFactory) -> AsyncEngine:
+    """The engine ``sessions`` are bound to (its pool)."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine
+
+
 def autocommit(sessions: SessionFactory) -> AsyncEngine:
     """The engine behind ``sessions``, in autocommit: each statement is a transaction of its
     own, without the ``BEGIN`` and ``COMMIT`` (or ``ROLLBACK``) round trips a session spends
@@ -107,7 +114,7 @@ def autocommit(sessions: SessionFactory) -> AsyncEngine:
     Made once per factory (a request's path asks for it)."""
     engine = _AUTOCOMMIT.get(sessions)
     if engine is None:
-        bound: AsyncEngine = sessions.kw["bind"]
+        bound = engine_of(sessions)
         engine = _AUTOCOMMIT[sessions] = bound.execution_options(isolation_level="AUTOCOMMIT")
     return engine
 

@@ -14,7 +14,17 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Insert, bindparam, exists, insert, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    String,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    update,
+)
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,7 +41,8 @@ from herald.core.contract import (
     Reprioritized,
     Transition,
 )
-from herald.core.database import SessionFactory, autocommit
+from herald.core.database import SessionFactory, autocommit, engine_of
+from herald.core.hot_statements import HotStatement
 from herald.core.models import Attempt, AttemptOutcome, Message, Suppression, utcnow
 from herald.core.outcomes import Recorded
 
@@ -85,8 +96,9 @@ class MessageProjection:
     def __init__(self, sessions: SessionFactory, breaker: ProviderBreaker) -> None:
         self._sessions = sessions
         self._autocommit = autocommit(sessions)
+        self._engine = engine_of(sessions)
         self._breaker = breaker
-        self._begin = _begin_statement(breaker)
+        self._begin = HotStatement(_begin_statement(breaker))
 
     async def begin_attempt(self, message_id: str, attempt: int) -> AttemptContext | Settled | None:
         """Mark the message ``sending`` if it is still open and its recipient not suppressed,
@@ -99,12 +111,12 @@ class MessageProjection:
             "now": now,
             "retried_at": now if attempt > 1 else None,
         }
+        begun = await self._begin.fetch(self._engine, values)
+        if begun:
+            recipient, content, priority, sequence_number, state, window = begun[0]
+            breaker = BreakerReading(state, window)
+            return AttemptContext(recipient, content, priority, sequence_number, breaker)
         async with self._autocommit.connect() as connection:
-            row = (await connection.execute(self._begin, values)).first()
-            if row is not None:
-                recipient, content, priority, sequence_number, state, window = row
-                breaker = BreakerReading(state, window)
-                return AttemptContext(recipient, content, priority, sequence_number, breaker)
             found = (
                 await connection.execute(
                     select(col(Message.status), _suppressed()).where(
@@ -181,9 +193,8 @@ class MessageProjection:
             )
             bound = {f"new_{name}": value for name, value in values.items()}
             bound |= {"message": message_id, "only_from": transition.only_from}
-            async with self._autocommit.connect() as connection:
-                if (await connection.execute(alone, bound)).first():
-                    return Recorded(True, transition.status)
+            if await alone.fetch(self._engine, bound):
+                return Recorded(True, transition.status)
         # A finished message stays finished (a cancel may have settled it meanwhile).
         conditions = [col(Message.id) == message_id, col(Message.status).not_in(TERMINAL_STATUSES)]
         if transition.only_from is not None:
@@ -265,8 +276,7 @@ class MessageProjection:
         bound = {f"attempt_{name}": value for name, value in attempt.items()}
         bound |= {f"message_{name}": value for name, value in values.items()}
         bound["message"] = uuid.UUID(message_id)
-        async with self._autocommit.connect() as connection:
-            await connection.execute(_attempt_statement(frozenset(values), tuple(attempt)), bound)
+        await _attempt_statement(frozenset(values), tuple(attempt)).fetch(self._engine, bound)
 
 
 def _begin_statement(breaker: ProviderBreaker) -> ReturningUpdate[Any]:
@@ -302,7 +312,7 @@ def _begin_statement(breaker: ProviderBreaker) -> ReturningUpdate[Any]:
 @cache
 def _unobserved_transition(
     status: MessageStatus, changed: frozenset[str], restricted: bool
-) -> ReturningUpdate[tuple[uuid.UUID]]:
+) -> HotStatement:
     """``apply``'s one statement, for a transition to ``status`` no endpoint subscribes to:
     built once per status and set of ``changed`` columns, with the statuses it may come from
     (if ``restricted``) bound as ``only_from``, the message as ``message`` and the new values
@@ -313,8 +323,9 @@ def _unobserved_transition(
         ~has_subscriber(status),
     ]
     if restricted:
-        conditions.append(col(Message.status).in_(bindparam("only_from", expanding=True)))
-    return (
+        statuses = ARRAY(String)
+        conditions.append(col(Message.status) == any_(bindparam("only_from", type_=statuses)))
+    return HotStatement(
         update(Message)
         .where(*conditions)
         .values({name: bindparam(f"new_{name}") for name in changed})
@@ -323,7 +334,7 @@ def _unobserved_transition(
 
 
 @cache
-def _attempt_statement(changed: frozenset[str], recorded: tuple[str, ...]) -> Insert:
+def _attempt_statement(changed: frozenset[str], recorded: tuple[str, ...]) -> HotStatement:
     """The insert of the attempt's ``recorded`` columns, with the update of the ``changed``
     columns of its message as a data-modifying ``WITH``: built once per set of columns (an
     accept, a failure, a deferral), everything bound at execution: the message's id as
@@ -337,7 +348,9 @@ def _attempt_statement(changed: frozenset[str], recorded: tuple[str, ...]) -> In
         .cte("message")
     )
     values: dict[str, Any] = {name: bindparam(f"attempt_{name}") for name in recorded}
-    return insert(Attempt).values(message_id=bindparam("message"), **values).add_cte(message)
+    return HotStatement(
+        insert(Attempt).values(message_id=bindparam("message"), **values).add_cte(message)
+    )
 
 
 async def _mark_ack_timeout(session: AsyncSession, transition: Transition, attempt: int) -> None:

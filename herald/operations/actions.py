@@ -18,18 +18,20 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam
+from sqlalchemy import ARRAY, Uuid, any_, bindparam
 from sqlmodel import col, select
 
 from herald.core.contract import ACKABLE_STATUSES, DeadLetterAction, MessageStatus
-from herald.core.database import SessionFactory, autocommit
+from herald.core.database import SessionFactory, engine_of
 from herald.core.errors import Conflict, NotFound, ServiceUnavailable
+from herald.core.hot_statements import HotStatement
 from herald.core.models import Message
 from herald.operations.bounded import map_bounded
 from herald.operations.keys import Principal
 from herald.operations.workflows import WorkflowGateway
 
 __all__ = [
+    "STANDINGS_QUERY",
     "AckOutcome",
     "AckResult",
     "ActionResult",
@@ -112,19 +114,21 @@ async def standings_of(
         if tenant_id is None
         else (_TENANT_STANDINGS, {"ids": ids, "tenant": tenant_id})
     )
-    async with autocommit(sessions).connect() as connection:
-        rows = await connection.execute(query, values)
-        return {
-            message_id: Standing(status, accepted_at is not None)
-            for message_id, status, accepted_at in rows.all()
-        }
+    rows = await query.fetch(engine_of(sessions), values)
+    return {
+        message_id: Standing(status, accepted_at is not None)
+        for message_id, status, accepted_at in rows
+    }
 
 
-_STANDINGS = select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
-    col(Message.id).in_(bindparam("ids", expanding=True))
+STANDINGS_QUERY = select(col(Message.id), col(Message.status), col(Message.accepted_at)).where(
+    col(Message.id) == any_(bindparam("ids", type_=ARRAY(Uuid)))
 )
-_TENANT_STANDINGS = _STANDINGS.where(col(Message.tenant_id) == bindparam("tenant"))
-"""Built once: every ack reads its message's standing (``ids`` and ``tenant`` bound)."""
+"""The standing of the messages ``ids``: every ack reads it, so it runs on the driver."""
+_STANDINGS = HotStatement(STANDINGS_QUERY)
+_TENANT_STANDINGS = HotStatement(
+    STANDINGS_QUERY.where(col(Message.tenant_id) == bindparam("tenant"))
+)
 
 
 async def settled_standing(sessions: SessionFactory, message_id: uuid.UUID) -> Standing:

@@ -24,11 +24,11 @@ from typing import Literal
 from sqlalchemy import Float, Select, String, bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import col
 
 from herald.core.contract import Priority
 from herald.core.errors import TooManyRequests
+from herald.core.hot_statements import HotStatement
 from herald.core.models import MessageCreate, RateBucket, Tenant
 from herald.core.settings import Settings
 
@@ -92,12 +92,11 @@ class RateLimits:
             "cost": cost,
             "needed": min(cost, bucket.burst),
         }
+        if await _CHARGE.fetch(self._engine, values):
+            return
         async with self._engine.connect() as connection:
-            taken = (await connection.execute(_CHARGE, values)).first()
-            if taken is None:
-                tokens = await connection.scalar(_TOKENS, values)
-        if taken is None:
-            raise _over_limit(tenant, bucket, cost, float(tokens or 0.0))
+            tokens = await connection.scalar(_TOKENS, values)
+        raise _over_limit(tenant, bucket, cost, float(tokens or 0.0))
 
     async def _give_back(self, tenant: Tenant, bucket: Bucket, cost: int) -> None:
         async with self._engine.connect() as connection:
@@ -110,9 +109,9 @@ class RateLimits:
             )
 
 
-def _charge_statements() -> tuple[ReturningInsert[float], Select[float]]:
-    """The charge, and the tokens a refused one found, built once (a submit's hot path): the
-    tenant, the bucket and its shape are bound at each execution."""
+def _charge_statements() -> tuple[HotStatement, Select[float]]:
+    """The charge (a submit's hot path, run on the driver), and the tokens a refused one
+    found, built once: the tenant, the bucket and its shape are bound at each execution."""
     tenant_id, name = bindparam("tenant_id", type_=String), bindparam("bucket", type_=String)
     per_second, burst = bindparam("per_second", type_=Float), bindparam("burst", type_=Float)
     cost, needed = bindparam("cost", type_=Float), bindparam("needed", type_=Float)
@@ -135,7 +134,7 @@ def _charge_statements() -> tuple[ReturningInsert[float], Select[float]]:
     tokens: Select[float] = select(refilled).where(
         col(RateBucket.tenant_id) == tenant_id, col(RateBucket.bucket) == name
     )
-    return charge, tokens
+    return HotStatement(charge), tokens
 
 
 _CHARGE, _TOKENS = _charge_statements()

@@ -1,6 +1,6 @@
 """Hot statements run on the driver bind and read values as SQLAlchemy does, and a driver
 error is the database error every caller already handles: a lost connection leaves the
-pool, a failed statement does not."""
+pool with those opened before it, a failed statement does not."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import ARRAY, Integer, String, Uuid, any_, bindparam, cast, func, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -106,6 +107,42 @@ async def test_a_lost_connection_is_a_database_error_and_leaves_the_pool(
 
     [(replacement,)] = await BACKEND.fetch(one_connection, {})
     assert replacement != backend
+
+
+async def test_a_lost_connection_retires_the_connections_opened_before_it(
+    postgres_server: EmbeddedPostgres,
+) -> None:
+    """A restart kills every pooled connection; only the first request to meet one fails,
+    even where no idle ping would catch the others."""
+    engine = create_engine(postgres_server.url, pool_size=2, ping_after_idle=None)
+    held = HotStatement(select(func.pg_backend_pid(), func.pg_sleep(0.1)))
+    try:
+        both = await asyncio.gather(*(held.fetch(engine, {}) for _ in range(2)))
+        backends = {backend for [(backend, _)] in both}
+        assert len(backends) == 2, "the pool holds two connections"
+        for backend in backends:
+            await run_as_admin(postgres_server, f"SELECT pg_terminate_backend({backend})")
+        await asyncio.sleep(0.2)
+
+        with pytest.raises(DATABASE_UNAVAILABLE):
+            await BACKEND.fetch(engine, {})
+
+        [(replacement,)] = await BACKEND.fetch(engine, {})
+        assert replacement not in backends
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_that_cannot_be_opened_is_a_database_error(
+    postgres_server: EmbeddedPostgres,
+) -> None:
+    missing = make_url(postgres_server.url).set(database=f"missing_{uuid.uuid4().hex}")
+    engine = create_engine(missing.render_as_string(hide_password=False), pool_size=1)
+    try:
+        with pytest.raises(DBAPIError, match="does not exist"):
+            await BACKEND.fetch(engine, {})
+    finally:
+        await engine.dispose()
 
 
 async def test_a_failed_statement_is_a_database_error_and_keeps_its_connection(

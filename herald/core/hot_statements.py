@@ -15,7 +15,8 @@ Each statement runs by itself, outside a transaction (autocommit); a statement t
 transaction with others goes through a session. A driver error is raised as SQLAlchemy's
 ``DBAPIError``, or as ``OperationalError`` when it closed the connection (a database
 restart, a dropped socket), which is then discarded from the pool rather than returned to
-it, as SQLAlchemy does: every caller already expects these. A
+it, with every connection opened before it, as SQLAlchemy does: every caller already
+expects these. A
 statement cancelled midway (a request's timeout) discards its connection too.
 """
 
@@ -29,6 +30,7 @@ import asyncpg
 from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -65,7 +67,7 @@ class HotStatement:
             _processed(bind, values[name] if name in values else compiled.fixed[name])
             for name, bind in zip(compiled.names, compiled.binders, strict=True)
         ]
-        connection = await engine.raw_connection()
+        connection = await _checkout(engine)
         driver = connection.driver_connection
         assert driver is not None  # a connection checked out of the pool is open
         try:
@@ -76,7 +78,10 @@ class HotStatement:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
             if not driver.is_closed():  # the statement failed, not the connection
                 raise DBAPIError(compiled.sql, arguments, error) from error
-            connection.invalidate(error)
+            # As SQLAlchemy does on a disconnect: every connection opened before this one
+            # is presumed dead too (a database restart took them all), and is replaced at
+            # its next checkout rather than failing the request that meets it.
+            engine.sync_engine.pool._invalidate(connection, error)
             raise OperationalError(compiled.sql, arguments, error) from error
         except BaseException:
             connection.invalidate()  # cancelled mid-statement: the connection's state is unknown
@@ -120,6 +125,18 @@ class HotStatement:
             for column, attribute in zip(returned, attributes, strict=True)
         )
         return self._readers
+
+
+async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A connection from ``engine``'s pool. A driver error while opening one (a database
+    starting up, a refused login) is raised as SQLAlchemy's, as ``engine.connect()`` does;
+    a socket that cannot connect raises ``OSError`` there too."""
+    try:
+        return await engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            None, None, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
+        ) from error
 
 
 def _processed(processor: Processor, value: Any) -> Any:

@@ -1,5 +1,6 @@
-"""The outbox relay under stress: it never stalls on one refused start, and it outlives a
-killed database connection, reporting itself in readiness while it is stuck."""
+"""The outbox relay under stress: it leaves a batch to the request still starting it, it never
+stalls on one refused start, and it outlives a killed database connection, reporting itself
+in readiness while it is stuck."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import column, table
-from sqlmodel import func, select
+from sqlalchemy import column, table, update
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from herald.core.database import sessions
-from herald.core.models import Message, utcnow
+from herald.core.models import Message, MessageCreate, utcnow
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
 from herald.devstack.temporal import TemporalDevServer
+from herald.operations.idempotency import Draft, store_all
+from herald.operations.workflows import MAX_CONCURRENT_STARTS, starting_window
 from tests.gateway import ScriptedGateway
 from tests.servers import serving
 from tests.stack import Stack, all_delivered, running_worker, serving_api
@@ -177,3 +180,37 @@ async def test_the_relay_outlives_a_terminated_connection(settings: Settings) ->
         async with asyncio.timeout(10):
             while (await readiness(api))[0] != 200:
                 await asyncio.sleep(0.3)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"outbox_interval_seconds": 0.2}])
+async def test_the_relay_leaves_a_batch_to_the_request_still_starting_it(
+    settings: Settings,
+) -> None:
+    """A request has its starting window to start the batch it stored (a batch of 1000
+    takes seconds); the relay, which would start each row a second time meanwhile, takes
+    only what is left pending once the window has passed (the request died, say)."""
+    count = MAX_CONCURRENT_STARTS + 10
+    body = MessageCreate(recipient=unique_recipient(), content="stored, not started yet")
+    drafts = [Draft.of(body, settings, None, "default") for _ in range(count)]
+    async with (
+        serving_api(settings) as api,
+        sessions(settings.require_database_url()) as factory,
+        factory() as session,
+    ):
+        stored_at = utcnow()
+        await store_all(session, drafts, settings)
+        ids = [draft.message.id for draft in drafts]
+        window = starting_window(count)
+        assert window > timedelta(seconds=5)  # two rounds of starts, and the margin
+
+        await asyncio.sleep(3)  # many sweeps of the relay, and older than a single's window
+        assert {await status_of(api, str(message_id)) for message_id in ids} == {"pending"}
+        for row in await rows(settings, [str(message_id) for message_id in ids]):
+            assert row.next_start_at is not None
+            assert row.next_start_at - stored_at >= window
+
+        await session.exec(
+            update(Message).where(col(Message.id).in_(ids)).values(next_start_at=utcnow())
+        )
+        await session.commit()
+        await wait_until_not_pending(api, [str(message_id) for message_id in ids], timeout=30)

@@ -194,7 +194,8 @@ class Message(MessageBase, table=True):
     start_attempts: int = 0
     """Refused workflow starts of a ``pending`` message (the outbox relay backs off)."""
     next_start_at: datetime | None = _optional_timestamp()
-    """When the outbox relay tries to start a ``pending`` message again."""
+    """When the outbox relay may start a ``pending`` message: once the request that stored it
+    has had its time to (``starting_window``), and later after each refused start."""
     meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSONB))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)

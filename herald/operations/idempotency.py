@@ -29,6 +29,7 @@ from herald.core.errors import Conflict
 from herald.core.models import IdempotencyKey, Message, MessageCreate, utcnow
 from herald.core.settings import Settings
 from herald.operations.sequencing import number_strict_messages
+from herald.operations.workflows import starting_window
 
 __all__ = ["Draft", "Outcome", "Submission", "fingerprint", "store_all", "store_once"]
 
@@ -170,6 +171,9 @@ async def _store(session: AsyncSession, drafts: Sequence[Draft], ttl: timedelta)
     if not drafts:
         return True
     messages = [draft.message for draft in drafts]
+    left_to_the_request_until = utcnow() + starting_window(len(messages))
+    for message in messages:
+        message.next_start_at = left_to_the_request_until
     if _is_one_statement(session, drafts):
         # The INSERT is the whole transaction: it commits by itself, without the BEGIN
         # and COMMIT round trips (a single submit without a key, the most common).

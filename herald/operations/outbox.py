@@ -1,9 +1,11 @@
 """The outbox relay: starts the workflows of messages left ``pending``.
 
 A submit commits the row before it starts the workflow; when Temporal (or the database,
-right after the commit) did not answer, the row stays ``pending``. The relay runs in every
-API process: it claims the pending rows that are due, oldest first, with ``FOR UPDATE SKIP
-LOCKED`` (so replicas share the work without doing it twice), starts their workflows
+right after the commit) did not answer, the row stays ``pending``. Each row is its request's
+to start until ``next_start_at``, the end of the request's starting window (a batch of 1000
+takes seconds to start, and the relay must not start it a second time meanwhile). The relay
+runs in every API process: it claims the pending rows that are due, oldest first, with ``FOR
+UPDATE SKIP LOCKED`` (so replicas share the work without doing it twice), starts their workflows
 (idempotent: the workflow id is the message's), and marks the started ones ``queued`` in the
 same transaction.
 
@@ -43,8 +45,6 @@ __all__ = ["MAX_BACK_OFF", "OutboxRelay"]
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-MIN_AGE = timedelta(seconds=2)
-"""Younger rows are still being started by the request that stored them."""
 MAX_BACK_OFF = timedelta(seconds=60)
 """The longest a refused row waits before its next start."""
 STALE_AFTER_INTERVALS = 10
@@ -86,7 +86,6 @@ class OutboxRelay:
                 await session.exec(
                     select(Message)
                     .where(col(Message.status) == MessageStatus.PENDING)
-                    .where(col(Message.created_at) < now - MIN_AGE)
                     .where(
                         or_(col(Message.next_start_at).is_(None), col(Message.next_start_at) <= now)
                     )
@@ -95,6 +94,9 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            # The rows stay locked until the commit; marking them queued is one statement,
+            # not an update of each loaded object at the commit.
+            session.expunge_all()
             started, refused, reachable = await self._start(due)
             if started:
                 await mark_queued(await session.connection(), started)

@@ -57,6 +57,7 @@ __all__ = [
     "WorkflowGateway",
     "delivery_policy",
     "mark_queued",
+    "starting_window",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ MAX_CONCURRENT_STARTS = 50
 """Workflow starts in flight at once for one request."""
 RPC_TIMEOUT = timedelta(seconds=3)
 """A Temporal that does not answer must not stall the API: the row stays ``pending``."""
+START_MARGIN = timedelta(seconds=2)
+"""Between a request's last start and the relay's first: the commit, and clocks that differ a
+little between API replicas."""
 UPDATE_TIMEOUT = timedelta(seconds=10)
 """An update answers once the workflow has recorded the new status."""
 UPDATE_RETRY_SECONDS = 0.2
@@ -101,6 +105,15 @@ def _raise_unless_finished(err: Exception) -> None:
     raise ServiceUnavailable(
         f"Temporal did not answer ({err}); nothing was changed, try again"
     ) from err
+
+
+def starting_window(count: int) -> timedelta:
+    """The longest a request takes to start the workflows of the ``count`` messages it stored:
+    rounds of ``MAX_CONCURRENT_STARTS``, each start bounded by ``RPC_TIMEOUT``, and a margin.
+    Until it has passed, the outbox relay leaves the rows to their request (``next_start_at``),
+    so a batch still being started is not started a second time by the relay."""
+    rounds = -(-count // MAX_CONCURRENT_STARTS)
+    return rounds * RPC_TIMEOUT + START_MARGIN
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -155,12 +168,12 @@ class WorkflowGateway:
             log.warning("messages started but still marked pending", extra={"error": str(err)})
 
     async def start_workflow(self, message: Message) -> StartOutcome:
-        """Start the message's workflow (a strict one joins its recipient's line). Starting
-        twice is harmless: the workflow id is the message id's, and a line drops a sequence
-        number it has already seen."""
-        job = self._job(message, await self._tenants.weight(message.tenant_id))
+        """Start the message's workflow (a strict one joins its recipient's line), within
+        ``RPC_TIMEOUT`` (see :func:`starting_window`). Starting twice is harmless: the workflow
+        id is the message id's, and a line drops a sequence number it has already seen."""
         try:
             async with asyncio.timeout(RPC_TIMEOUT.total_seconds()):
+                job = self._job(message, await self._tenants.weight(message.tenant_id))
                 if message.sequence_number is None:
                     await self._start_alone(job)
                 else:
@@ -171,7 +184,11 @@ class WorkflowGateway:
             outcome = _start_failure(err)
             log.warning(
                 "message stays pending, Temporal did not start it",
-                extra={"message_id": job.message_id, "outcome": outcome.value, "error": str(err)},
+                extra={
+                    "message_id": str(message.id),
+                    "outcome": outcome.value,
+                    "error": str(err),
+                },
             )
             return outcome
         return StartOutcome.STARTED

@@ -1,25 +1,35 @@
-"""Fault injection with real processes: Temporal, PostgreSQL or a worker goes away while
-Herald is in use, and no accepted message is lost."""
+"""Fault injection with real processes: Temporal, PostgreSQL, a worker or an API goes away
+(or Temporal hangs) while Herald is in use, and no accepted message is lost."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import col, select
 
-from herald.core.database import create_engine, migrate
+from herald.core.contract import MessageStatus
+from herald.core.database import create_engine, migrate, sessions
+from herald.core.models import Message, utcnow
 from herald.core.settings import Settings
 from herald.devstack.ports import free_port
 from herald.devstack.postgres import EmbeddedPostgres
 from herald.devstack.temporal import TemporalDevServer
+from herald.operations.workflows import MAX_CONCURRENT_STARTS, starting_window
 from tests.gateway import ScriptedGateway
-from tests.processes import herald_process
+from tests.processes import herald_process, herald_processes
 from tests.servers import serving
-from tests.stack import Stack, all_delivered, herald_on, serving_api
+from tests.stack import Stack, all_delivered, herald_on, running_worker, serving_api
+from tests.test_ordering import unique_recipient
+from tests.test_scale_out import clients_of
 
 FAULTS = {"outbox_interval_seconds": 1, "ack_timeout_seconds": 60}
 
@@ -130,3 +140,78 @@ async def test_a_killed_worker_loses_nothing(settings: Settings) -> None:
     for message in messages:
         keys = {r.headers["idempotency-key"] for r in gateway.for_message(message["id"])}
         assert keys == {message["id"]}
+
+
+@contextlib.contextmanager
+def frozen(server: TemporalDevServer) -> Iterator[None]:
+    """Temporal stops answering but keeps its connections open (SIGSTOP), as in a long pause
+    or a partition that drops packets, until the block ends."""
+    pid = server.pid
+    assert pid is not None, "the server is not running"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+async def rows_for(settings: Settings, recipient: str) -> list[Message]:
+    async with sessions(settings.require_database_url()) as factory, factory() as session:
+        found = await session.exec(select(Message).where(col(Message.recipient) == recipient))
+        return list(found.all())
+
+
+@pytest.mark.parametrize("settings_overrides", [FAULTS])
+async def test_a_batch_whose_api_dies_while_temporal_hangs_is_started_once_by_another(
+    settings: Settings, own_temporal: TemporalDevServer
+) -> None:
+    """An API stores a batch, Temporal hangs on its starts, and the API is killed. The rows
+    stay the dead request's until its starting window ends (another API's relay leaves them
+    alone), then that relay starts them, and each message is delivered once."""
+    count = MAX_CONCURRENT_STARTS + 10
+    recipient = unique_recipient()
+    batch = {"messages": [{"recipient": recipient, "content": f"part {i}"} for i in range(count)]}
+    gateway = ScriptedGateway(secret=settings.require_provider_secret())
+    async with serving(gateway) as gateway_url:
+        settings = settings.model_copy(
+            update={
+                "temporal_address": own_temporal.address,
+                "provider_url": f"{gateway_url}/deliver",
+            }
+        )
+        with herald_processes("api", settings, 1) as [doomed]:
+            async with clients_of([doomed]) as [client]:
+                posted_at = utcnow()
+                with frozen(own_temporal):
+                    posting = asyncio.create_task(client.post("/v1/messages/batch", json=batch))
+                    async with asyncio.timeout(10):
+                        while len(await rows_for(settings, recipient)) < count:
+                            await asyncio.sleep(0.05)
+                    doomed.kill()
+                    with pytest.raises(httpx.TransportError):
+                        await posting
+
+        stored = await rows_for(settings, recipient)
+        ids = [str(row.id) for row in stored]
+        assert {row.status for row in stored} == {MessageStatus.PENDING}
+        left_to_the_request_until = min(row.next_start_at or posted_at for row in stored)
+        assert left_to_the_request_until >= posted_at + starting_window(count)
+
+        async with serving_api(settings) as api:
+            # No worker yet: only the relay can mark a row queued.
+            await asyncio.sleep(max(0, (left_to_the_request_until - utcnow()).total_seconds() - 1))
+            assert {row.status for row in await rows_for(settings, recipient)} == {
+                MessageStatus.PENDING
+            }
+            async with asyncio.timeout(15):
+                while MessageStatus.PENDING in {
+                    r.status for r in await rows_for(settings, recipient)
+                }:
+                    await asyncio.sleep(0.2)
+
+            async with running_worker(settings):
+                await all_delivered(Stack(api, settings, gateway), ids)
+    for message_id in ids:
+        assert [r.headers["idempotency-key"] for r in gateway.for_message(message_id)] == [
+            message_id
+        ]

@@ -112,6 +112,12 @@ class TemporalDevServer(ChildServer):
         return None if self.ui_port is None else f"http://{self.host}:{self.ui_port}"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (one process: the CLI serves in itself)."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -103,8 +103,15 @@ def _raise_unless_finished(err: Exception) -> None:
     if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
         return
     raise ServiceUnavailable(
-        f"Temporal did not answer ({err}); nothing was changed, try again"
+        f"Temporal did not answer ({_reason(err)}); try again: an action is never taken twice"
     ) from err
+
+
+def _reason(err: Exception) -> str:
+    """What went wrong, in words: a timeout carries no message of its own."""
+    if isinstance(err, TimeoutError):
+        return "no reply in time"
+    return str(err) or type(err).__name__
 
 
 def starting_window(count: int) -> timedelta:
@@ -187,7 +194,7 @@ class WorkflowGateway:
                 extra={
                     "message_id": str(message.id),
                     "outcome": outcome.value,
-                    "error": str(err),
+                    "error": _reason(err),
                 },
             )
             return outcome
@@ -254,7 +261,9 @@ class WorkflowGateway:
             except WorkflowAlreadyStartedError:
                 pass
             except TEMPORAL_UNAVAILABLE as err:
-                log.warning("webhook send not started", extra={"send_id": send_id, "error": err})
+                log.warning(
+                    "webhook send not started", extra={"send_id": send_id, "error": _reason(err)}
+                )
 
     async def acknowledge(self, message_id: str) -> bool:
         """Signal the acknowledgment; False when the workflow has already finished."""

@@ -43,7 +43,7 @@ ACKABLE = (
 
 IN_FLIGHT = UNAVAILABLE.meaning(
     "PostgreSQL or Temporal did not answer, or an attempt was still in flight after 3 s; "
-    "nothing was changed: send the ack again"
+    "send the ack again: an ack counts once"
 )
 
 

@@ -215,3 +215,27 @@ async def test_a_batch_whose_api_dies_while_temporal_hangs_is_started_once_by_an
         assert [r.headers["idempotency-key"] for r in gateway.for_message(message_id)] == [
             message_id
         ]
+
+
+@pytest.mark.parametrize("settings_overrides", [FAULTS])
+async def test_while_temporal_hangs_submits_are_stored_and_acks_refused_then_all_delivered(
+    settings: Settings, own_temporal: TemporalDevServer
+) -> None:
+    """A Temporal that takes connections and never answers must not hold a request: a submit
+    is committed and answered ``pending``, an ack (a signal) is refused with 503 and a
+    ``Retry-After``, and once Temporal answers again both messages are delivered."""
+    settings = settings.model_copy(update={"temporal_address": own_temporal.address})
+    async with herald_on(settings) as stack:
+        awaiting = await stack.submit(content="accepted before the hang")
+        await stack.wait_for_status(awaiting["id"], "awaiting_ack")
+        with frozen(own_temporal):
+            during = await stack.submit(content="submitted during the hang")
+            assert during["status"] == "pending"
+            ack = await stack.api.post(f"/v1/messages/{awaiting['id']}/ack")
+            assert ack.status_code == 503, ack.text
+            assert int(ack.headers["retry-after"]) > 0
+            assert "Temporal did not answer (no reply in time)" in ack.json()["detail"]
+            ready = await stack.api.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["temporal"] == "failing"
+        await all_delivered(stack, [awaiting["id"], during["id"]])

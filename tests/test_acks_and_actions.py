@@ -1,5 +1,6 @@
-"""Acks count only for a message the provider accepted, and operator actions answer what
-happened, also when they race an ack or the dead-letter retention."""
+"""Acks count only for a message the provider accepted, and once however many race, and
+operator actions answer what happened, also when they race an ack or the dead-letter
+retention."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from herald.core.contract import workflow_id_for
+from tests.receiver import WebhookReceiver
 from tests.stack import Stack
+from tests.tenancy import as_key, new_tenant
+from tests.test_outcome_webhooks import receiving, register, submit
 
 NEVER_ACKED = {"max_retries": 0, "ack_timeout_seconds": 1}
 """Accepted once, never acknowledged: a dead letter whose late ack is legitimate."""
@@ -102,6 +106,35 @@ async def test_a_bulk_ack_signals_each_message_once(stack: Stack, temporal_clien
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
     ]
     assert len(signals) == 1
+
+
+async def test_acks_racing_each_other_deliver_and_report_the_message_once(stack: Stack) -> None:
+    """Twenty acks at once, through both routes, as a gateway retrying its callbacks might
+    send them: each is answered 200, and the message is sent once and reported once."""
+    receiver = WebhookReceiver()
+    tenant = await new_tenant(stack.api, "messages:write", "webhooks:write")
+    async with receiving(receiver) as url, as_key(stack.api, tenant.key) as client:
+        await register(client, f"{url}/hooks")
+        message = await submit(client)
+        await stack.wait_for_status(message["id"], "awaiting_ack")
+        single = [ack(stack, message["id"]) for _ in range(10)]
+        bulk = [
+            stack.api.post("/v1/messages/ack", json={"message_ids": [message["id"]]})
+            for _ in range(10)
+        ]
+        answers, bulk_answers = await asyncio.gather(asyncio.gather(*single), asyncio.gather(*bulk))
+        await stack.wait_for_status(message["id"], "delivered")
+        [hook] = await receiver.wait_for("/hooks", 1)
+        await asyncio.sleep(2)  # time for a second report, were there one
+
+    outcomes = [body["outcome"] for status, body in answers if status == 200]
+    outcomes += [r.json()["results"][0]["outcome"] for r in bulk_answers if r.status_code == 200]
+    assert len(outcomes) == 20, (answers, [r.text for r in bulk_answers])
+    assert set(outcomes) <= {"acknowledged", "already_delivered"}
+    assert "acknowledged" in outcomes
+    assert len(stack.gateway.for_message(message["id"])) == 1
+    assert receiver.at("/hooks") == [hook]
+    assert hook.event["type"] == "message.delivered"
 
 
 @pytest.mark.parametrize("settings_overrides", [NEVER_ACKED])

@@ -125,6 +125,7 @@ async def run_worker(settings: Settings) -> None:
         sessions(
             settings.require_database_url(),
             pool_size=settings.database_pool_size,
+            pool_wait=settings.database_pool_wait_seconds,
             ping_after_idle=None,
         ) as session_factory,
         http_client(settings) as http,

@@ -66,7 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
-            settings.require_database_url(), pool_size=settings.database_pool_size
+            settings.require_database_url(),
+            pool_size=settings.database_pool_size,
+            pool_wait=settings.database_pool_wait_seconds,
         )
         sessions = session_factory(engine)
         client = await connect(

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from herald.core.database import DATABASE_UNAVAILABLE
+from herald.core.database import DATABASE_UNAVAILABLE, PoolTimeout
 from herald.core.errors import ProblemError, ServiceUnavailable
 
 __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_of", "problem_response"]
@@ -98,11 +98,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             "database unavailable",
             extra={"method": request.method, "path": request.url.path, "error": repr(exc)},
         )
+        what = (
+            "the database is busy (no connection came free in time)"
+            if isinstance(exc, PoolTimeout)
+            else "the database is unavailable"
+        )
         return await on_problem(
             request,
             ServiceUnavailable(
-                "the database is unavailable, so the request was not carried out and nothing "
-                "was stored; try again"
+                f"{what}, so the request was not carried out and nothing was stored; try again"
             ),
         )
 

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 __all__ = [
     "DATABASE_UNAVAILABLE",
     "IDLE_PING_SECONDS",
+    "POOL_WAIT_SECONDS",
+    "PoolTimeout",
     "SessionFactory",
     "autocommit",
     "create_engine",
@@ -39,8 +42,13 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     InterfaceError,
     OSError,
     TimeoutError,
+    PoolTimeout,
 )
-"""What a database that is down or unreachable raises (a refused or dropped connection)."""
+"""What a database that is down, unreachable or too busy raises (a refused or dropped
+connection, or no pooled connection free within ``pool_wait``)."""
+
+POOL_WAIT_SECONDS = 10.0
+"""How long a caller waits for a pooled connection when all are busy."""
 
 
 IDLE_PING_SECONDS = 1.0
@@ -49,17 +57,24 @@ _CHECKED_IN_AT = "herald_checked_in_at"
 
 
 def create_engine(
-    database_url: str, *, pool_size: int = 20, ping_after_idle: float | None = IDLE_PING_SECONDS
+    database_url: str,
+    *,
+    pool_size: int = 20,
+    pool_wait: float = POOL_WAIT_SECONDS,
+    ping_after_idle: float | None = IDLE_PING_SECONDS,
 ) -> AsyncEngine:
     """At most ``pool_size`` connections, each opened once and kept: when all are busy a
-    caller waits for one. (Connections opened beyond the pool for a burst were closed again
-    on their way back, so a sustained load opened and closed one for nearly every request:
-    a connection set-up and a new server process each time.)
+    caller waits for one, up to ``pool_wait`` seconds (then ``PoolTimeout``). (Connections
+    opened beyond the pool for a burst were closed again on their way back, so a sustained
+    load opened and closed one for nearly every request: a connection set-up and a new
+    server process each time.)
 
     ``ping_after_idle``: ping a connection leaving the pool after that many idle seconds,
     so that the first request after a database restart does not fail on a dead connection.
     ``None`` never pings: for callers that retry on their own (activities)."""
-    engine = create_async_engine(database_url, pool_size=pool_size, max_overflow=0)
+    engine = create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_wait
+    )
     if ping_after_idle is not None:
         _ping_when_idle(engine.sync_engine.pool, ping_after_idle)
     return engine
@@ -121,10 +136,16 @@ def autocommit(sessions: SessionFactory) -> AsyncEngine:
 
 @asynccontextmanager
 async def sessions(
-    database_url: str, *, pool_size: int = 20, ping_after_idle: float | None = IDLE_PING_SECONDS
+    database_url: str,
+    *,
+    pool_size: int = 20,
+    pool_wait: float = POOL_WAIT_SECONDS,
+    ping_after_idle: float | None = IDLE_PING_SECONDS,
 ) -> AsyncIterator[SessionFactory]:
     """An engine for the duration of the block, disposed of afterwards."""
-    engine = create_engine(database_url, pool_size=pool_size, ping_after_idle=ping_after_idle)
+    engine = create_engine(
+        database_url, pool_size=pool_size, pool_wait=pool_wait, ping_after_idle=ping_after_idle
+    )
     try:
         yield session_factory(engine)
     finally:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1, le=1000)
     """Connections each API or worker process keeps open to PostgreSQL, at most: each is
     opened once and reused, and when all are busy a request waits for one."""
+    database_pool_wait_seconds: float = Field(default=10, gt=0, le=300)
+    """How long a request waits for a connection when all are busy: then the API answers
+    503 with ``Retry-After`` (nothing stored), and an activity retries."""
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")

@@ -1,5 +1,5 @@
 """Databases of a test's own in the session's PostgreSQL, for tests whose numbers or traffic
-must not meet the other tests' rows."""
+must not meet the other tests' rows, and a lock on Herald's messages held from outside."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from herald.core.database import migrate
+from herald.core.database import migrate, sessions
 from herald.devstack.postgres import EmbeddedPostgres
 
-__all__ = ["fresh_database", "run_as_admin"]
+__all__ = ["fresh_database", "messages_locked", "run_as_admin"]
 
 
 async def run_as_admin(postgres: EmbeddedPostgres, statement: str) -> None:
@@ -37,3 +38,13 @@ async def fresh_database(postgres: EmbeddedPostgres) -> AsyncIterator[str]:
         yield url
     finally:
         await run_as_admin(postgres, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@asynccontextmanager
+async def messages_locked(database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session holding ``messages`` in ``ACCESS EXCLUSIVE`` mode, as a migration would,
+    until it rolls back or the block ends."""
+    async with sessions(database_url) as factory, factory() as session:
+        connection = await session.connection()
+        await connection.exec_driver_sql("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+        yield session

@@ -190,13 +190,18 @@ async def all_delivered(stack: Stack, ids: Iterable[str], timeout: float = 60) -
 
 
 @asynccontextmanager
+async def delivering_to(gateway: ScriptedGateway, settings: Settings) -> AsyncIterator[Settings]:
+    """The gateway on a real port for the block; yields the settings that deliver to it."""
+    async with serving(gateway) as gateway_url:
+        yield settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
+
+
+@asynccontextmanager
 async def herald_on(settings: Settings) -> AsyncIterator[Stack]:
     """The worker and the API delivering to a scripted gateway."""
     gateway = ScriptedGateway(secret=settings.require_provider_secret())
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
-        async with running_herald(settings) as api:
-            yield Stack(api, settings, gateway)
+    async with delivering_to(gateway, settings) as settings, running_herald(settings) as api:
+        yield Stack(api, settings, gateway)
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import httpx
 
 from herald.core.settings import Settings
 from tests.gateway import ScriptedGateway
-from tests.servers import serving
-from tests.stack import reset_circuit_breakers, running_worker, serving_api
+from tests.stack import delivering_to, reset_circuit_breakers, running_worker, serving_api
 
 
 async def status_of(api: httpx.AsyncClient, message_id: str) -> str:
@@ -25,8 +24,7 @@ async def test_a_requeue_no_worker_takes_answers_503(settings: Settings) -> None
     await reset_circuit_breakers(settings)
     gateway = ScriptedGateway(secret=settings.require_provider_secret())
     gateway.answer(400)  # refused for good: dead-lettered at once
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
+    async with delivering_to(gateway, settings) as settings:
         recipient = f"+491516{random.randrange(10**7):07d}"
         async with running_worker(settings), serving_api(settings) as api:
             submitted = await api.post(

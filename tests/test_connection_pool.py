@@ -9,9 +9,10 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from herald.core.database import create_engine, sessions
+from herald.core.database import create_engine
 from herald.core.settings import Settings
 from herald.devstack.postgres import EmbeddedPostgres
+from tests.databases import messages_locked
 from tests.stack import serving_api
 from tests.test_ordering import unique_recipient
 
@@ -51,11 +52,8 @@ async def test_a_request_that_finds_no_free_connection_in_time_is_answered_503(
     recipients = [unique_recipient() for _ in range(3)]
     async with (
         serving_api(settings) as api,
-        sessions(settings.require_database_url()) as factory,
-        factory() as locker,
+        messages_locked(settings.require_database_url()) as locker,
     ):
-        connection = await locker.connection()
-        await connection.exec_driver_sql("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
         submits = [
             asyncio.create_task(
                 api.post("/v1/messages", json={"recipient": recipient, "content": "blocked"})

@@ -26,8 +26,14 @@ from herald.devstack.temporal import TemporalDevServer
 from herald.operations.workflows import MAX_CONCURRENT_STARTS, starting_window
 from tests.gateway import ScriptedGateway
 from tests.processes import herald_process, herald_processes
-from tests.servers import serving
-from tests.stack import Stack, all_delivered, herald_on, running_worker, serving_api
+from tests.stack import (
+    Stack,
+    all_delivered,
+    delivering_to,
+    herald_on,
+    running_worker,
+    serving_api,
+)
 from tests.test_ordering import unique_recipient
 from tests.test_scale_out import clients_of
 
@@ -123,19 +129,17 @@ async def test_postgres_down_answers_503_then_recovers_losing_nothing(
 )
 async def test_a_killed_worker_loses_nothing(settings: Settings) -> None:
     gateway = ScriptedGateway(secret=settings.require_provider_secret(), latency=0.3)
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
-        async with serving_api(settings) as api:
-            stack = Stack(api, settings, gateway)
-            messages = [await stack.submit(content=f"load {i}") for i in range(12)]
-            with herald_process("worker", settings) as first:
-                async with asyncio.timeout(30):
-                    while len(gateway.received) < 4:
-                        await asyncio.sleep(0.05)
-                first.kill()  # SIGKILL, mid-load
-                first.wait()
-            with herald_process("worker", settings):
-                await all_delivered(stack, [m["id"] for m in messages], timeout=90)
+    async with delivering_to(gateway, settings) as settings, serving_api(settings) as api:
+        stack = Stack(api, settings, gateway)
+        messages = [await stack.submit(content=f"load {i}") for i in range(12)]
+        with herald_process("worker", settings) as first:
+            async with asyncio.timeout(30):
+                while len(gateway.received) < 4:
+                    await asyncio.sleep(0.05)
+            first.kill()  # SIGKILL, mid-load
+            first.wait()
+        with herald_process("worker", settings):
+            await all_delivered(stack, [m["id"] for m in messages], timeout=90)
 
     for message in messages:
         keys = {r.headers["idempotency-key"] for r in gateway.for_message(message["id"])}
@@ -172,13 +176,8 @@ async def test_a_batch_whose_api_dies_while_temporal_hangs_is_started_once_by_an
     recipient = unique_recipient()
     batch = {"messages": [{"recipient": recipient, "content": f"part {i}"} for i in range(count)]}
     gateway = ScriptedGateway(secret=settings.require_provider_secret())
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(
-            update={
-                "temporal_address": own_temporal.address,
-                "provider_url": f"{gateway_url}/deliver",
-            }
-        )
+    settings = settings.model_copy(update={"temporal_address": own_temporal.address})
+    async with delivering_to(gateway, settings) as settings:
         with herald_processes("api", settings, 1) as [doomed]:
             async with clients_of([doomed]) as [client]:
                 posted_at = utcnow()

@@ -24,9 +24,9 @@ from herald.devstack.ports import free_port
 from herald.devstack.temporal import TemporalDevServer
 from herald.operations.idempotency import Draft, store_all
 from herald.operations.workflows import MAX_CONCURRENT_STARTS, starting_window
+from tests.databases import messages_locked
 from tests.gateway import ScriptedGateway
-from tests.servers import serving
-from tests.stack import Stack, all_delivered, running_worker, serving_api
+from tests.stack import Stack, all_delivered, delivering_to, running_worker, serving_api
 from tests.test_ordering import unique_recipient
 
 SIGNAL_LIMIT = 25
@@ -90,40 +90,34 @@ async def test_a_line_at_the_signal_limit_stalls_neither_the_relay_nor_itself(
     settings: Settings, signal_limited_temporal: TemporalDevServer
 ) -> None:
     gateway = ScriptedGateway(secret=settings.require_provider_secret())
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(
-            update={
-                "temporal_address": signal_limited_temporal.address,
-                "provider_url": f"{gateway_url}/deliver",
-            }
-        )
-        async with serving_api(settings) as api:
-            stack = Stack(api, settings, gateway)
-            # No worker yet: the line cannot continue as new, so Temporal refuses the
-            # signals past its limit and those messages stay pending.
-            recipient = unique_recipient()
-            line = await asyncio.gather(
-                *(
-                    stack.submit(recipient=recipient, ordering="strict", content=f"part {i}")
-                    for i in range(40)
-                )
+    settings = settings.model_copy(update={"temporal_address": signal_limited_temporal.address})
+    async with delivering_to(gateway, settings) as settings, serving_api(settings) as api:
+        stack = Stack(api, settings, gateway)
+        # No worker yet: the line cannot continue as new, so Temporal refuses the
+        # signals past its limit and those messages stay pending.
+        recipient = unique_recipient()
+        line = await asyncio.gather(
+            *(
+                stack.submit(recipient=recipient, ordering="strict", content=f"part {i}")
+                for i in range(40)
             )
-            refused = [message["id"] for message in line if message["status"] == "pending"]
-            assert len(refused) >= 40 - SIGNAL_LIMIT
+        )
+        refused = [message["id"] for message in line if message["status"] == "pending"]
+        assert len(refused) >= 40 - SIGNAL_LIMIT
 
-            # The refused rows back off on their own; another message is not held up.
-            other = await store_pending(settings, unique_recipient())
-            async with asyncio.timeout(15):
-                while not all(row.start_attempts >= 1 for row in await rows(settings, refused)):
-                    await asyncio.sleep(0.2)
-            assert all(row.next_start_at is not None for row in await rows(settings, refused))
-            assert await status_of(api, other) == "queued"
+        # The refused rows back off on their own; another message is not held up.
+        other = await store_pending(settings, unique_recipient())
+        async with asyncio.timeout(15):
+            while not all(row.start_attempts >= 1 for row in await rows(settings, refused)):
+                await asyncio.sleep(0.2)
+        assert all(row.next_start_at is not None for row in await rows(settings, refused))
+        assert await status_of(api, other) == "queued"
 
-            # With a worker, the line continues as new and takes the rest, in order.
-            async with running_worker(settings):
-                await wait_until_not_pending(api, refused, timeout=60)
-                ids = [message["id"] for message in line]
-                await all_delivered(stack, ids, timeout=90)
+        # With a worker, the line continues as new and takes the rest, in order.
+        async with running_worker(settings):
+            await wait_until_not_pending(api, refused, timeout=60)
+            ids = [message["id"] for message in line]
+            await all_delivered(stack, ids, timeout=90)
     numbers = [r.body["sequence_number"] for r in gateway.received if r.body["id"] in ids]
     assert numbers == list(range(1, 41))
 
@@ -153,11 +147,8 @@ async def readiness(api: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
 async def test_the_relay_outlives_a_terminated_connection(settings: Settings) -> None:
     async with (
         serving_api(settings) as api,
-        sessions(settings.require_database_url()) as factory,
-        factory() as session,
+        messages_locked(settings.require_database_url()) as session,
     ):
-        connection = await session.connection()
-        await connection.exec_driver_sql("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
         async with asyncio.timeout(10):
             while not (waiters := await lock_waiters(session)):
                 await asyncio.sleep(0.1)

@@ -24,8 +24,7 @@ from herald.core.models import Message
 from herald.core.settings import Settings
 from tests.gateway import ScriptedGateway
 from tests.processes import Running, herald_processes, wait_until_answering
-from tests.servers import serving
-from tests.stack import API_KEY, in_background
+from tests.stack import API_KEY, delivering_to, in_background
 from tests.tenancy import new_tenant
 from tests.test_ordering import unique_recipient
 
@@ -146,8 +145,7 @@ def assert_in_line_order(gateway: ScriptedGateway, line: list[dict[str, Any]]) -
 @pytest.mark.parametrize("settings_overrides", [SCALE])
 async def test_killing_an_api_and_a_worker_mid_load_loses_nothing(settings: Settings) -> None:
     gateway = ScriptedGateway(secret=settings.require_provider_secret(), latency=0.1)
-    async with serving(gateway) as gateway_url:
-        settings = settings.model_copy(update={"provider_url": f"{gateway_url}/deliver"})
+    async with delivering_to(gateway, settings) as settings:
         with (
             herald_processes("worker", settings, 2) as workers,
             herald_processes("api", settings, 2) as apis,
